@@ -1,0 +1,63 @@
+# GenAI Service Lab. `make help` lists the targets; every target sets up what is missing first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BENCHMARKS ?= ../shared/benchmarks
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export GENAI_LAB_BENCHMARKS := $(abspath $(BENCHMARKS))
+export VENV
+
+.PHONY: help setup test run lab labs lint unit notebooks lock sync-env clean
+
+help:
+	@echo "make test     set up what is missing, then run every test (lint, unit, labs, notebooks)"
+	@echo "make run      set up, then execute the whole course in full mode; results in build/"
+	@echo "make lab      open JupyterLab on the workbook"
+	@echo "make labs     regenerate labs/ from solutions/"
+	@echo "make setup    create $(VENV), install the pinned packages, prepare the offline models"
+	@echo "make lock     re-resolve requirements.in into requirements.txt (maintainers)"
+	@echo "Options: BENCHMARKS=/path/to/benchmarks (default ../shared/benchmarks), GENAI_LAB_FAST=1"
+
+setup:
+	@scripts/setup.sh
+
+test: setup lint labs-check unit notebooks
+	@echo "make test: all checks passed."
+
+lint: setup
+	$(PY) -m ruff check .
+
+labs-check: setup
+	$(PY) -m genai_lab.cli labs --check
+	$(PY) scripts/sync_environment.py --check
+
+unit: setup
+	$(PY) -m pytest tests
+
+# nbval re-runs the lecture notebooks and the worked labs in fast mode and compares only the cells
+# marked `# NBVAL_CHECK_OUTPUT`; volatile output is normalised by .ci/nbval_sanitize.cfg.
+notebooks: setup
+	GENAI_LAB_FAST=1 $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 --sanitize-with .ci/nbval_sanitize.cfg notebooks solutions
+
+run: setup
+	$(PY) -m genai_lab.cli run
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/00_setup.ipynb
+
+labs: setup
+	$(PY) -m genai_lab.cli labs
+
+lock:
+	scripts/lock_requirements.sh
+	$(MAKE) sync-env
+
+sync-env:
+	$(PY) scripts/sync_environment.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
