@@ -1,0 +1,1 @@
+"""Part 1: parameter-efficient fine-tuning, from scratch and with Hugging Face ``peft``."""
