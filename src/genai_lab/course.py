@@ -60,10 +60,14 @@ def execute_notebook(path: Path, output: Path, timeout: int = 7200) -> NotebookR
 def run_course(
     names: list[str] | None = None, in_place: bool = False, timeout: int = 7200
 ) -> list[NotebookRun]:
-    """Execute the notebooks (all, or those whose names start with one of ``names``) in order."""
+    """Execute the notebooks (all, or those whose names start with one of ``names``) in order.
+
+    A name may also be a path to any notebook, e.g. ``solutions/00_warmup.ipynb``."""
     notebooks = course_notebooks()
     if names:
-        notebooks = [nb for nb in notebooks if any(nb.stem.startswith(n) for n in names)]
+        paths = [Path(n).resolve() for n in names if n.endswith(".ipynb") and Path(n).is_file()]
+        prefixes = [n for n in names if not n.endswith(".ipynb")]
+        notebooks = [nb for nb in notebooks if any(nb.stem.startswith(n) for n in prefixes)] + paths
         if not notebooks:
             raise SystemExit(f"No notebook in notebooks/ starts with any of {names}.")
     out_dir = build_dir() / "notebooks"
@@ -71,7 +75,7 @@ def run_course(
     runtimes_path = build_dir() / "runtimes.json"
     runtimes = json.loads(runtimes_path.read_text()) if runtimes_path.exists() else {}
     for nb in notebooks:
-        print(f"[{mode_name()} mode] running {nb.relative_to(repo_root())} ...", flush=True)
+        print(f"[{mode_name()} mode] running {nb} ...", flush=True)
         target = nb if in_place else out_dir / nb.name
         run = execute_notebook(nb, target, timeout=timeout)
         runs.append(run)

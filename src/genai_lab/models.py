@@ -70,6 +70,13 @@ MINILM = ModelPackage(
 )
 
 SMOLLM2_DIRNAME = "SmolLM2-135M-Instruct"
+
+
+def _quiet_loading() -> None:
+    """Loading a 135M model takes a second; its per-tensor progress bar is only noise in notebooks."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 _READY = "genai_lab_ready.json"
 
 
@@ -112,6 +119,7 @@ def prepare_smollm2(force: bool = False, verbose: bool = False) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_loading()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
@@ -177,6 +185,7 @@ def load_smollm2(
     from genai_lab.runtime import get_device
 
     path = prepare_smollm2()
+    _quiet_loading()
     device = device or get_device()
     dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -190,6 +199,7 @@ def load_minilm(device: str | None = None) -> SentenceTransformer:
 
     from genai_lab.runtime import get_device
 
+    _quiet_loading()
     return SentenceTransformer(str(minilm_dir()), device=device or get_device())
 
 

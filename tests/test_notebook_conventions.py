@@ -1,0 +1,46 @@
+"""Every lecture notebook and worked lab follows CONTRIBUTING.md."""
+
+import nbformat
+import pytest
+
+from genai_lab.paths import repo_root
+
+ROOT = repo_root()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+
+
+def _source(cell):
+    return "".join(cell.source)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
+def test_notebook_shape(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = nb.cells
+    assert path.stem[:2].isdigit() and path.stem[2] == "_", "name it NN_topic.ipynb"
+    assert cells[0].cell_type == "markdown" and "Learning goals" in _source(cells[0])
+    first_code = next(c for c in cells if c.cell_type == "code")
+    assert "print_environment()" in _source(first_code), "the first code cell prints versions and device"
+    last = _source(cells[-1])
+    assert cells[-1].cell_type == "markdown" and "Takeaways" in last and "Exercises" in last
+    if path.parent.name == "notebooks":
+        assert "labs/" in last, "the exercises point to the notebook's lab"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
+def test_committed_notebooks_are_executed(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and _source(c).strip()]
+    unrun = [i for i, c in enumerate(code) if c.execution_count is None]
+    assert not unrun, f"{path.name}: code cells {unrun} were not executed; commit the full-mode run"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name}: committed with an error output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
+def test_checked_cells_hold_no_progress_bars_or_timings(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        src = _source(cell)
+        if cell.cell_type == "code" and src.startswith("# NBVAL_CHECK_OUTPUT"):
+            assert "tqdm" not in src and "perf_counter" not in src, f"{path.name}: volatile checked cell"
