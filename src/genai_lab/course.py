@@ -122,6 +122,7 @@ def write_summary() -> Path:
                 f"<td>{info['mode']}</td><td>{info['ok']}</td></tr>"
             )
         parts.append("</table>")
+        md.append("")
     for name, values in results.items():
         meta = ", ".join(f"{k}: {values.get(k, '?')}" for k in ("mode", "date", "machine"))
         md += [f"## {name}", "", f"_{meta}_", "", "| key | value |", "|---|---|"]
