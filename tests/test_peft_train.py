@@ -69,3 +69,10 @@ def test_nothing_trainable_is_a_clear_error():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable parameter"):
         train(model, data(), TrainConfig(steps=1, batch_size=2))
+
+
+def test_unknown_method_lists_the_methods():
+    from genai_lab.peft.methods import prepare
+
+    with pytest.raises(ValueError, match=r"Unknown method 'qlora'; choose from \['adapter', 'full'"):
+        prepare("qlora", None, None)
