@@ -1,0 +1,180 @@
+"""One small training loop shared by every method, plus evaluation.
+
+The loop is deliberately plain (AdamW, linear warm-up and decay, gradient clipping, a fixed seed, a
+``tqdm`` bar with the running loss) so that the methods differ only in what they make trainable and
+in their learning rate. It records the seconds of every step; :func:`probe_peak_memory` measures the
+peak memory of a few training steps in a fresh process, where the operating system's peak resident
+size belongs to that method alone.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from genai_lab.peft.data import Example, Tokenized, bucketed_batches, endless_batches
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 250
+    batch_size: int = 16
+    lr: float = 5e-4
+    head_lr: float | None = None  # learning rate of parameters named like ``head_names``; None: lr
+    head_names: tuple[str, ...] = ("score",)
+    warmup_steps: int = 10
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    log_every: int = 25
+
+
+@dataclass
+class TrainResult:
+    losses: list[float] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)
+    log: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.step_seconds)
+
+    @property
+    def mean_step_seconds(self) -> float:
+        """Mean seconds per step, leaving out the first (warm-up) step."""
+        steps = self.step_seconds[1:] or self.step_seconds
+        return statistics.fmean(steps)
+
+
+def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    head, rest = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (head if any(h in name for h in config.head_names) else rest).append(p)
+    if not head and not rest:
+        raise ValueError("The model has no trainable parameter; prepare it with a PEFT method first.")
+    groups = [{"params": rest, "lr": config.lr}] if rest else []
+    if head:
+        groups.append({"params": head, "lr": config.head_lr or config.lr})
+    return groups
+
+
+def train(model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "train") -> TrainResult:
+    """Train ``model`` (anything whose forward takes ``input_ids``, ``attention_mask``, ``labels``
+    and returns an object with ``.loss``) on bucketed batches of ``data``."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(config.seed)
+    groups = _param_groups(model, config)
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    schedule = get_linear_schedule_with_warmup(optimizer, min(config.warmup_steps, config.steps), config.steps)
+    trainable = [p for g in groups for p in g["params"]]
+    batches = endless_batches(data.lengths, config.batch_size, seed=config.seed)
+    result = TrainResult()
+    model.train()
+    bar = tqdm(range(1, config.steps + 1), desc=desc)
+    for step in bar:
+        batch = data.batch(next(batches))
+        start = time.perf_counter()
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        result.step_seconds.append(time.perf_counter() - start)
+        result.losses.append(loss.item())
+        recent = statistics.fmean(result.losses[-config.log_every :])
+        bar.set_postfix(loss=f"{recent:.3f}")
+        if step % config.log_every == 0 or step == config.steps:
+            result.log.append((step, recent))
+    model.eval()
+    return result
+
+
+def evaluate(model: nn.Module, data: Tokenized, batch_size: int = 32, desc: str = "eval") -> float:
+    """Accuracy of a classifier (``.logits`` of shape batch x classes) on ``data``; batches sorted by
+    length, no gradients."""
+    import torch
+    from tqdm.auto import tqdm
+
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for idx in tqdm(bucketed_batches(data.lengths, batch_size, shuffle=False), desc=desc):
+            batch = data.batch(idx)
+            labels = batch.pop("labels")
+            logits = model(**batch).logits
+            correct += (logits.argmax(-1) == labels).sum().item()
+    return correct / len(data)
+
+
+ZERO_SHOT_PROMPT = (
+    "Is the sentiment of this movie review positive or negative? Answer with one word.\n\nReview: {text}"
+)
+
+
+def zero_shot_accuracy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[Example],
+    batch_size: int = 32,
+    prompt: str = ZERO_SHOT_PROMPT,
+) -> float:
+    """Zero-shot accuracy of a chat model: after the chat-templated question, compare the
+    probability of answering "positive" against "negative" (first token, either capitalisation)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    def first_ids(words: tuple[str, ...]) -> list[int]:
+        return sorted({tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in words})
+
+    neg, pos = first_ids(("negative", "Negative")), first_ids(("positive", "Positive"))
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt.format(text=e.text)}], tokenize=False, add_generation_prompt=True
+        )
+        for e in examples
+    ]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    correct = 0
+    model.eval()
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc="zero-shot"):
+            chunk = order[start : start + batch_size]
+            width = max(len(ids[i]) for i in chunk)
+            x = torch.full((len(chunk), width), pad, dtype=torch.long)
+            mask = torch.zeros_like(x)
+            for row, i in enumerate(chunk):
+                x[row, width - len(ids[i]) :] = torch.tensor(ids[i])
+                mask[row, width - len(ids[i]) :] = 1
+            logits = model(input_ids=x.to(model.device), attention_mask=mask.to(model.device)).logits[:, -1]
+            score = logits[:, pos].logsumexp(-1) - logits[:, neg].logsumexp(-1)
+            pred = (score > 0).long().cpu()
+            correct += sum(int(p) == examples[i].label for p, i in zip(pred.tolist(), chunk, strict=True))
+    return correct / len(examples)
+
+
+def probe_peak_memory(method: str, batch_size: int = 16, seq_len: int = 40, steps: int = 3) -> dict[str, float]:
+    """Peak resident memory (MB) of ``steps`` training steps of ``method`` on SmolLM2, measured in a
+    fresh Python process (``python -m genai_lab.peft.methods probe ...``) so that nothing else in
+    this process counts. Returns ``{"loaded_mb": ..., "peak_mb": ...}``."""
+    cmd = [sys.executable, "-m", "genai_lab.peft.methods", "probe", method,
+           "--batch-size", str(batch_size), "--seq-len", str(seq_len), "--steps", str(steps)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"Memory probe for {method!r} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
