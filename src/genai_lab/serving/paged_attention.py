@@ -1,0 +1,120 @@
+"""Paged attention: attention whose keys and values are read through block tables.
+
+The KV cache of one layer is a pool of blocks, ``cache[num_blocks, block_size, kv_heads, head_dim]``.
+Sequence ``b`` owns the blocks listed in row ``b`` of ``block_tables``; its token ``j`` lives in
+block ``block_tables[b, j // block_size]`` at offset ``j % block_size``. Attention for a batch of
+sequences of different lengths is then
+
+1. gather each sequence's keys and values through its block table into a padded
+   ``[batch, max_len, kv_heads, head_dim]`` tensor (:func:`gather_kv`);
+2. ordinary scaled dot-product attention, with a mask that hides the padding and (for several
+   queries per sequence, as in prefill) future positions;
+3. grouped-query attention: each of the ``kv_heads`` key/value heads serves
+   ``num_heads // kv_heads`` query heads (SmolLM2: 9 query heads share 3 KV heads).
+
+vLLM's CUDA kernel does the same without materialising the gathered tensor; here clarity wins.
+The result equals ``torch.nn.functional.scaled_dot_product_attention`` on contiguous tensors
+(see ``tests/test_serving_attention.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+def gather_kv(
+    cache: torch.Tensor, block_tables: torch.Tensor, context_lens: torch.Tensor
+) -> torch.Tensor:
+    """Gather each sequence's cached vectors into ``[batch, max(context_lens), kv_heads, head_dim]``.
+
+    ``cache`` is ``[num_blocks, block_size, kv_heads, head_dim]``; ``block_tables`` is a
+    ``[batch, max_blocks]`` integer tensor (rows padded with any valid block id); positions past a
+    sequence's length hold whatever the padding block holds and must be masked by the caller.
+    """
+    import torch
+
+    num_blocks, block_size = cache.shape[0], cache.shape[1]
+    max_len = int(context_lens.max()) if context_lens.numel() else 0
+    if max_len > block_tables.shape[1] * block_size:
+        raise ValueError(
+            f"A context of {max_len} tokens needs {-(-max_len // block_size)} blocks, but the block "
+            f"tables have only {block_tables.shape[1]} columns."
+        )
+    positions = torch.arange(max_len, device=cache.device)
+    blocks = block_tables[:, positions // block_size]  # [batch, max_len] physical block ids
+    slots = blocks * block_size + positions % block_size  # [batch, max_len] flat slot ids
+    flat = cache.reshape(num_blocks * block_size, *cache.shape[2:])
+    return flat.index_select(0, slots.reshape(-1)).view(*slots.shape, *cache.shape[2:])
+
+
+def paged_attention(
+    query: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    context_lens: torch.Tensor,
+    query_lens: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> torch.Tensor:
+    """Causal attention for a batch of sequences whose K/V live in a paged cache.
+
+    Args:
+        query: ``[batch, num_heads, q_len, head_dim]``; sequence ``b``'s queries are its *last*
+            ``query_lens[b]`` tokens (default: all ``q_len``), left-aligned, padded at the end.
+            Decoding passes ``q_len = 1``; prefill passes the prompt's new tokens.
+        k_cache, v_cache: ``[num_blocks, block_size, kv_heads, head_dim]``, already holding the
+            keys and values of every token up to ``context_lens[b]`` (the queries' own included).
+        block_tables: ``[batch, max_blocks]`` physical block ids.
+        context_lens: ``[batch]`` number of cached tokens each sequence attends to.
+        scale: softmax scale, default ``head_dim ** -0.5``.
+
+    Returns ``[batch, num_heads, q_len, head_dim]``; rows of padded queries are zero.
+    """
+    import torch
+
+    batch, num_heads, q_len, head_dim = query.shape
+    kv_heads = k_cache.shape[2]
+    if num_heads % kv_heads:
+        raise ValueError(
+            f"num_heads ({num_heads}) must be a multiple of the cache's kv_heads ({kv_heads}) for "
+            "grouped-query attention."
+        )
+    if k_cache.shape != v_cache.shape or k_cache.shape[3] != head_dim:
+        raise ValueError(
+            f"k_cache {tuple(k_cache.shape)} and v_cache {tuple(v_cache.shape)} must match, with "
+            f"head_dim {head_dim} last."
+        )
+    if query_lens is None:
+        query_lens = torch.full_like(context_lens, q_len)
+    if bool((query_lens > context_lens).any()):
+        raise ValueError(
+            "Every query must be among its sequence's cached tokens (query_lens <= context_lens)."
+        )
+    scale = head_dim**-0.5 if scale is None else scale
+
+    keys = gather_kv(k_cache, block_tables, context_lens)  # [B, L, kvh, d]
+    values = gather_kv(v_cache, block_tables, context_lens)
+    max_len = keys.shape[1]
+    group = num_heads // kv_heads
+    # Grouped-query attention: the `group` query heads of KV head h are heads h*group..h*group+group-1.
+    q = query.reshape(batch, kv_heads, group * q_len, head_dim)
+    k = keys.permute(0, 2, 3, 1)  # [B, kvh, d, L]
+    v = values.permute(0, 2, 1, 3)  # [B, kvh, L, d]
+    scores = torch.matmul(q, k).view(batch, kv_heads, group, q_len, max_len) * scale
+
+    # Query i of sequence b sits at position context_len - query_len + i and sees keys 0..itself.
+    key_pos = torch.arange(max_len, device=query.device)
+    q_idx = torch.arange(q_len, device=query.device)
+    q_pos = (context_lens - query_lens)[:, None] + q_idx[None, :]  # [B, q_len]
+    valid_query = q_idx[None, :] < query_lens[:, None]  # [B, q_len]
+    allowed = key_pos[None, None, :] <= q_pos[:, :, None]  # causal and within the context
+    allowed = allowed | ~valid_query[:, :, None]  # padded queries see everything (then zeroed)
+    scores = scores.masked_fill(~allowed[:, None, None], float("-inf"))
+    probs = torch.softmax(scores, dim=-1).view(batch, kv_heads, group * q_len, max_len)
+    out = torch.matmul(probs, v).reshape(batch, num_heads, q_len, head_dim)
+    if q_len > 1:
+        out = out * valid_query[:, None, :, None].to(out.dtype)
+    return out
