@@ -75,35 +75,6 @@ def test_all_failed_gives_zeros() -> None:
     assert m["completed"] == 0 and m["mean_ttft_ms"] == 0.0 and m["output_throughput"] == 0.0
 
 
-def test_matches_vllm_calculate_metrics() -> None:
-    serve = pytest.importorskip("vllm.benchmarks.serve")
-    from vllm.benchmarks.lib.endpoint_request_func import RequestFuncOutput
-
-    records = make_records()
-    outputs = []
-    for r in records:
-        o = RequestFuncOutput()
-        o.success, o.prompt_len, o.output_tokens = r.success, r.prompt_len, r.output_tokens
-        o.ttft, o.itl, o.latency, o.start_time, o.error = r.ttft, list(r.itl), r.latency, r.start_time, r.error
-        outputs.append(o)
-    theirs, _ = serve.calculate_metrics(
-        input_requests=[None] * len(outputs),
-        outputs=outputs,
-        dur_s=4.0,
-        tokenizer=None,
-        selected_percentiles=[99.0],
-        goodput_config_dict={"ttft": 250.0, "tpot": 120.0},
-    )
-    ours = compute_metrics(records, 4.0, goodput_slo_ms={"ttft": 250, "tpot": 120})
-    for name in ("ttft", "tpot", "itl", "e2el"):
-        for stat in ("mean", "median", "std"):
-            assert ours[f"{stat}_{name}_ms"] == pytest.approx(getattr(theirs, f"{stat}_{name}_ms"))
-        assert ours[f"p99_{name}_ms"] == pytest.approx(dict(getattr(theirs, f"percentiles_{name}_ms"))[99.0])
-    assert ours["output_throughput"] == pytest.approx(theirs.output_throughput)
-    assert ours["request_throughput"] == pytest.approx(theirs.request_throughput)
-    assert ours["request_goodput"] == pytest.approx(theirs.request_goodput)
-
-
 def test_arrivals() -> None:
     assert arrival_times(5, math.inf) == [0.0] * 5
     times = arrival_times(1000, request_rate=10.0, seed=1)
