@@ -18,6 +18,7 @@ from genai_lab.serving.router import (
     Router,
     RouterConfig,
     RouterPolicy,
+    adversarial_suite,
     find_personal_data,
     lcel_router,
     normalize,
@@ -129,6 +130,26 @@ CONFIG = RouterConfig.from_mapping(
 def test_suite_is_large_enough() -> None:
     assert len(CONFIDENTIAL_CASES) + len(EXTERNAL_CASES) + len(INTERNAL_DEFAULT_CASES) >= 50
     assert len(CONFIDENTIAL_CASES) >= 50
+
+
+def test_packaged_adversarial_suite_never_leaks(policy: RouterPolicy, tmp_path: Path) -> None:
+    cases = adversarial_suite(policy)
+    assert len(cases) >= 50
+    transport = Recorder()
+    router = Router(policy, CONFIG, tmp_path / "audit.jsonl", transport=transport)
+    for name, text in cases:
+        decision = router.complete(text).decision
+        assert decision.confidential and decision.route == INTERNAL, f"{name}: {decision.explain()}"
+    assert {endpoint for endpoint, _ in transport.calls} == {INTERNAL}
+    # The same suite, built from another knowledge base's names, is caught too.
+    other = RouterPolicy(project_names=["Kestrel"], document_labels=["Board Minutes March"])
+    leaks = [n for n, t in adversarial_suite(other) if not other.classify(t).confidential]
+    assert leaks == []
+
+
+def test_manifest_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENAI_LAB_KB_MANIFEST", str(MANIFEST))
+    assert "Project Larkspur" in RouterPolicy.from_knowledge_base().project_names
 
 
 def test_manifest_is_read(policy: RouterPolicy) -> None:

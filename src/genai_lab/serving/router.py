@@ -53,6 +53,7 @@ from typing import Any
 
 INTERNAL = "internal"
 EXTERNAL = "external"
+KB_MANIFEST_ENV = "GENAI_LAB_KB_MANIFEST"  # overrides data/kb/manifest.json
 
 
 class ConfidentialRouteError(RuntimeError):
@@ -244,7 +245,7 @@ class RouterPolicy:
         if manifest is None:
             from genai_lab.paths import data_dir
 
-            manifest = data_dir() / "kb" / "manifest.json"
+            manifest = os.environ.get(KB_MANIFEST_ENV) or data_dir() / "kb" / "manifest.json"
         path = Path(manifest)
         if path.is_dir():
             path = path / "manifest.json"
@@ -550,6 +551,79 @@ def lcel_router(router: Router, internal_llm: Any = None, external_llm: Any = No
     )
 
 
+def adversarial_suite(policy: RouterPolicy) -> list[tuple[str, str]]:
+    """Crafted inputs that the policy must mark confidential, built from its own names.
+
+    Every case also asks for fresh information, which alone would send it outside: mixed case,
+    look-alike letters, markers split across lines and characters, zero-width characters, leetspeak,
+    personal data inside JSON (also escaped), and a marker at the end of a very long input."""
+    project = next((p for p in policy.project_names if " " not in p), None) or (policy.project_names or ["Project Example"])[0]
+    document = (policy.document_labels or ["Quarterly Board Report"])[0]
+    fresh = "what is the latest news today?"
+    cyr = str.maketrans({"a": "а", "e": "е", "o": "о", "c": "с", "p": "р"})
+
+    def spaced(t: str, sep: str) -> str:
+        return sep.join(t)
+
+    long_text = "Please summarise the general history of bread baking. " * 4000
+    cases = [
+        ("marker plain", f"CONFIDENTIAL: {fresh}"),
+        ("marker mixed case", f"cOnFiDeNtIaL {fresh}"),
+        ("marker split across lines", f"confi\ndential\n{fresh}"),
+        ("marker hyphenated letters", f"{spaced('confidential', '-')} {fresh}"),
+        ("marker spaced letters", f"{spaced('confidential', ' ')} {fresh}"),
+        ("marker zero-width", f"{spaced('confidential', chr(0x200B))} {fresh}"),
+        ("marker soft hyphen", f"confi\u00addential {fresh}"),
+        ("marker cyrillic", f"{'confidential'.translate(cyr)} {fresh}"),
+        ("marker greek", f"cοnfidentiαl {fresh}"),
+        ("marker fullwidth", f"ｃｏｎｆｉｄｅｎｔｉａｌ {fresh}"),
+        ("marker accents", f"cönfïdéntíål {fresh}"),
+        ("marker leet", f"c0nf1d3nt1al {fresh}"),
+        ("marker bidi control", f"conf\u202eidential {fresh}"),
+        ("marker in json", json.dumps({"note": "confidential", "q": fresh})),
+        ("marker json escaped", '{"note": "\\u0063onfidential", "q": "latest news"}'),
+        ("internal only split", f"INTERNAL\n  ONLY {fresh}"),
+        ("do not share", f"Do not share: {fresh}"),
+        ("german marker", f"VERTRAULICH {fresh}"),
+        ("marker at end of long input", long_text + " confidential"),
+        ("marker in middle of long input", long_text[:50_000] + " CONFIDENTIAL " + long_text[:50_000] + fresh),
+        ("project", f"{project}: {fresh}"),
+        ("project upper", f"{project.upper()} {fresh}"),
+        ("project lower", f"{project.lower()} {fresh}"),
+        ("project split lines", f"{project[:3]}\n{project[3:]} {fresh}"),
+        ("project spaced", f"{spaced(project, ' ')} {fresh}"),
+        ("project cyrillic", f"{project.translate(cyr)} {fresh}"),
+        ("project zero-width", f"{spaced(project, chr(0x200C))} {fresh}"),
+        ("project fullwidth", "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in project) + f" {fresh}"),
+        ("project in json", json.dumps({"project": project, "q": fresh})),
+        ("project underscores", f"{'_'.join(project)} {fresh}"),
+        ("document title", f"Summarise '{document}', {fresh}"),
+        ("document title lower", f"{document.lower()} {fresh}"),
+        ("document title split", document.replace(" ", "\n") + f" {fresh}"),
+        ("document title cyrillic", f"{document.translate(cyr)} {fresh}"),
+        ("email", f"Email jane.doe@example.com {fresh}"),
+        ("email upper", f"JANE.DOE@EXAMPLE.COM {fresh}"),
+        ("email obfuscated", f"jane.doe (at) example (dot) com {fresh}"),
+        ("email fullwidth at", f"jane.doe＠example.com {fresh}"),
+        ("email zero-width", f"jane.doe@exa\u200bmple.com {fresh}"),
+        ("email in json", json.dumps({"user": {"email": "max.mustermann@firma.de"}, "q": fresh})),
+        ("email json escaped", '{"email": "max\\u0040firma.de", "q": "latest news today"}'),
+        ("phone international", f"Call +49 30 1234 5678, {fresh}"),
+        ("phone us", f"call +1 (415) 555-0132 {fresh}"),
+        ("phone in json", json.dumps([{"tel": "+44 20 7946 0958"}, fresh])),
+        ("iban", f"Transfer to DE89 3704 0044 0532 0130 00, {fresh}"),
+        ("iban compact", f"de89370400440532013000 {fresh}"),
+        ("credit card", f"card 4111 1111 1111 1111 {fresh}"),
+        ("credit card dashes", f"5500-0000-0000-0004 {fresh}"),
+        ("credit card fullwidth digits", f"card ４１１１ １１１１ １１１１ １１１１ {fresh}"),
+        ("ssn", f"SSN 123-45-6789 {fresh}"),
+        ("ip address", f"server 10.20.30.40 is down, {fresh}"),
+        ("date of birth", f"born on 12.03.1985, {fresh}"),
+        ("pii and marker across lines", f"conf\nidential\njane@example.com\n{fresh}"),
+    ]
+    return cases
+
+
 def summarize_audit(entries: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Counts of routes and outcomes in audit entries (for a notebook table)."""
     counts: dict[str, int] = {}
@@ -564,6 +638,6 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
 
 
 __all__: Sequence[str] = (
-    "AuditLog", "ConfidentialRouteError", "Decision", "Endpoint", "KnowledgeBaseMissing", "Router",
+    "adversarial_suite", "AuditLog", "ConfidentialRouteError", "Decision", "Endpoint", "KnowledgeBaseMissing", "Router",
     "RouterConfig", "RouterPolicy", "find_personal_data", "lcel_router", "normalize", "squash",
 )  # fmt: skip
