@@ -566,3 +566,22 @@ def compare(ours: Mapping[str, Any], theirs: Mapping[str, Any], keys: Sequence[s
 
 def as_dict(record: RequestRecord) -> dict[str, Any]:
     return asdict(record)
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> str:
+    """Rows of dicts as an aligned plain-text table (floats rounded to ``digits``)."""
+    if not rows:
+        return "(no rows)"
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "inf" if math.isinf(value) else f"{value:,.{digits}f}"
+        return "" if value is None else str(value)
+
+    body = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in body]
+    return "\n".join(lines)
