@@ -1,7 +1,7 @@
 """Shrinking the model: float32, bfloat16 and int8 side by side on the same prompts.
 
 - :func:`load_variant` gives SmolLM2 in ``float32``, ``bfloat16``, or ``int8`` (PyTorch dynamic
-  quantization: the weights of every ``nn.Linear`` stored as int8 with one scale per tensor, the
+  quantization: the weights of every ``nn.Linear`` but the output head stored as int8 with one scale per tensor, the
   activations quantized on the fly; it runs on any CPU);
 - :func:`model_size_mb` measures what the weights take (the serialized state dict, so packed int8
   weights count at their real size);
@@ -28,8 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
 DTYPES = ("float32", "bfloat16", "int8")
 
 
-def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantization of every ``nn.Linear`` (a quantized copy; ``model`` is unchanged)."""
+def quantize_int8(model: torch.nn.Module, skip: tuple[str, ...] = ("lm_head",)) -> torch.nn.Module:
+    """Dynamic int8 quantization of every ``nn.Linear`` except those named in ``skip`` (a quantized
+    copy; ``model`` is unchanged)."""
     import copy
     import warnings
 
@@ -39,7 +40,16 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+        from torch.ao.quantization import default_dynamic_qconfig
+
+        # Every Linear but the output head: SmolLM2 ties it to the embeddings (kept in float32), and
+        # the head's rounding errors go straight into the logits.
+        spec = {
+            name: default_dynamic_qconfig
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and name not in skip
+        }
+        return quantize_dynamic(copy.deepcopy(model), spec, dtype=torch.qint8)
 
 
 def load_variant(dtype: str, model: PreTrainedModel | None = None) -> PreTrainedModel:

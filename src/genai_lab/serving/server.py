@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -222,7 +223,11 @@ class VLLMServer:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # its own process group: stop() takes the children too
-                preexec_fn=_set_parent_death_signal if sys.platform == "linux" else None,
+                # The kernel sends the parent-death signal when the *thread* that started the child
+                # exits, so only ask for it from the main thread (a worker thread would kill the server).
+                preexec_fn=_set_parent_death_signal
+                if sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+                else None,
             )
         _LIVE.add(self)
         deadline = started + self.startup_timeout
