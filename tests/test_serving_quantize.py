@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from genai_lab.models import tiny_llama
-from genai_lab.serving.quantize import greedy_agreement, load_variant, model_size_mb, perplexity, quantize_int8
+from genai_lab.serving.quantize import (
+    greedy_agreement,
+    load_variant,
+    model_size_mb,
+    perplexity,
+    quantize_int8,
+)
 
 
 def test_int8_quantizes_linears_but_not_the_head() -> None:

@@ -38,9 +38,7 @@ def quantize_int8(model: torch.nn.Module, skip: tuple[str, ...] = ("lm_head",)) 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-        from torch.ao.quantization import quantize_dynamic
-
-        from torch.ao.quantization import default_dynamic_qconfig
+        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
         # Every Linear but the output head: SmolLM2 ties it to the embeddings (kept in float32), and
         # the head's rounding errors go straight into the logits.
