@@ -233,6 +233,9 @@ def test_redaction_of_external_requests(tmp_path: Path) -> None:
     sent = transport.calls[0][1]
     assert "jane.doe" not in sent and "1234" not in sent
     assert "[EMAIL]" in sent and "[PHONE]" in sent
+    plain = "What is the LATEST News about Python?"
+    assert router.complete(plain).redacted is False
+    assert transport.calls[-1] == (EXTERNAL, plain)  # nothing to redact: sent exactly as written
 
 
 def test_personal_data_patterns() -> None:

@@ -489,9 +489,10 @@ class Router:
             return text, False
         if decision.confidential:  # pragma: no cover - defended against, never expected
             raise ConfidentialRouteError("Refusing to send a confidential request to the external endpoint.")
-        if self.redact_external:
-            redacted = self.policy.redact(text)
-            return redacted, redacted != normalize(text)
+        if self.redact_external and find_personal_data(text):
+            # Redaction works on the normalised text (where look-alikes are undone); text without
+            # personal data is sent exactly as written.
+            return self.policy.redact(text), True
         return text, False
 
     def complete(self, text: str, system: str | None = None, **options: Any) -> RoutedResponse:
