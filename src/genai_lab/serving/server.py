@@ -1,0 +1,318 @@
+"""vLLM's OpenAI-compatible server as a managed child process.
+
+::
+
+    with VLLMServer() as server:                  # SmolLM2, float32, eager, 256 MiB of KV cache
+        print(server.base_url)                    # http://127.0.0.1:<free port>/v1
+        client = openai.OpenAI(base_url=server.base_url, api_key="EMPTY")
+
+What the manager guarantees:
+
+- **loopback only**: the server binds ``127.0.0.1`` on a free port; ``--host`` cannot be overridden;
+- **a bounded start**: :meth:`VLLMServer.start` polls ``/health`` until it answers 200, the process
+  dies, or ``startup_timeout`` seconds pass; a failed start raises :class:`ServerStartupError` whose
+  message ends with the last lines of the server's log;
+- **a log file**: stdout and stderr go to ``log_path`` (a temporary file unless given);
+- **clean shutdown**: the server runs in its own process group, which :meth:`VLLMServer.stop`
+  terminates (SIGTERM, then SIGKILL after a grace period), so vLLM's engine-core child goes too. The
+  context manager, an ``atexit`` hook and a parent-death signal cover errors and crashes.
+- **a bounded KV cache**: vLLM on CPU otherwise reserves most of the machine's memory; the
+  default here is 256 MiB (``kv_cache_memory_bytes``).
+
+The server is started with ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`` console
+script is not needed).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_KV_CACHE_BYTES = 256 * 1024**2
+_LIVE: weakref.WeakSet[VLLMServer] = weakref.WeakSet()
+
+
+class ServerStartupError(RuntimeError):
+    """The vLLM server did not become healthy; the message carries the tail of its log."""
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port that is free on ``host`` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path | str, lines: int = 30) -> str:
+    """The last ``lines`` lines of a text file ('' when it does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 64 * 1024))
+        text = fh.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux only: ask the kernel to SIGTERM the server if the Python process that started it dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except OSError:
+        pass
+
+
+class VLLMServer:
+    """One vLLM OpenAI-compatible server on loopback, started and stopped by this object.
+
+    Args:
+        model: a Hugging Face model folder; default SmolLM2 (:func:`genai_lab.models.prepare_smollm2`).
+        served_model_name: the name clients put in ``"model"``.
+        dtype: ``float32`` on this CPU (bfloat16 is about 3x slower here without AMX).
+        enforce_eager: skip ``torch.compile`` (a start of ~35 s instead of ~3 min on 2 cores).
+        kv_cache_memory_bytes: the KV-cache budget. Always bounded; vLLM takes most RAM otherwise.
+        max_model_len: the longest prompt + output the server accepts.
+        block_size: tokens per KV-cache block (None: vLLM's default for the platform).
+        max_num_seqs: the most sequences batched in one step (None: vLLM's default).
+        port: a fixed port; default a free one.
+        log_path: where the server's stdout/stderr go; default a temporary file.
+        startup_timeout: seconds to wait for ``/health``.
+        extra_args: further ``api_server`` flags, e.g. ``["--seed", "0"]``.
+        env: extra environment variables for the server process.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        served_model_name: str = "smollm2",
+        dtype: str = "float32",
+        enforce_eager: bool = True,
+        kv_cache_memory_bytes: int = DEFAULT_KV_CACHE_BYTES,
+        max_model_len: int = 2048,
+        block_size: int | None = None,
+        max_num_seqs: int | None = None,
+        port: int | None = None,
+        log_path: str | Path | None = None,
+        startup_timeout: float = 300.0,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if kv_cache_memory_bytes <= 0:
+            raise ValueError(
+                f"kv_cache_memory_bytes={kv_cache_memory_bytes}: give a positive budget such as "
+                f"{DEFAULT_KV_CACHE_BYTES} (256 MiB); an unbounded KV cache takes most of the RAM."
+            )
+        for flag in ("--host", "--port"):
+            if any(arg == flag or arg.startswith(flag + "=") for arg in extra_args):
+                raise ValueError(
+                    f"{flag} is managed by VLLMServer (loopback only, free port); remove it from "
+                    "extra_args and pass port=... if you need a fixed port."
+                )
+        if startup_timeout <= 0:
+            raise ValueError(f"startup_timeout={startup_timeout}: give a positive number of seconds.")
+        self.model = str(model) if model is not None else None
+        self.served_model_name = served_model_name
+        self.dtype = dtype
+        self.enforce_eager = enforce_eager
+        self.kv_cache_memory_bytes = int(kv_cache_memory_bytes)
+        self.max_model_len = max_model_len
+        self.block_size = block_size
+        self.max_num_seqs = max_num_seqs
+        self.port = port
+        self.startup_timeout = float(startup_timeout)
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self._own_log = log_path is None
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.startup_seconds: float | None = None
+
+    # -- addresses ---------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` (no ``/v1``)."""
+        if self.port is None:
+            raise RuntimeError("The server has no port yet; call start() first.")
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL, ``http://127.0.0.1:<port>/v1``."""
+        return self.url + "/v1"
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        """The command line that starts the server (handy to print in a notebook)."""
+        if self.model is None:
+            from genai_lab.models import prepare_smollm2
+
+            self.model = str(prepare_smollm2())
+        if self.port is None:
+            self.port = free_port()
+        cmd = [
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", self.model,
+            "--served-model-name", self.served_model_name,
+            "--host", LOOPBACK,
+            "--port", str(self.port),
+            "--dtype", self.dtype,
+            "--max-model-len", str(self.max_model_len),
+            "--kv-cache-memory-bytes", str(self.kv_cache_memory_bytes),
+            "--disable-log-stats",
+        ]  # fmt: skip
+        if self.enforce_eager:
+            cmd.append("--enforce-eager")
+        if self.block_size is not None:
+            cmd += ["--block-size", str(self.block_size)]
+        if self.max_num_seqs is not None:
+            cmd += ["--max-num-seqs", str(self.max_num_seqs)]
+        return cmd + self.extra_args
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def healthy(self, timeout: float = 2.0) -> bool:
+        """True when ``GET /health`` answers 200."""
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=timeout) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError, RuntimeError):
+            return False
+
+    def log_tail(self, lines: int = 30) -> str:
+        return tail(self.log_path, lines) if self.log_path is not None else ""
+
+    def start(self) -> VLLMServer:
+        """Start the server and wait until it is healthy; raises :class:`ServerStartupError`."""
+        if self.is_running():
+            return self
+        cmd = self.command()
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **self.env}
+        started = time.perf_counter()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # its own process group: stop() takes the children too
+                # The kernel sends the parent-death signal when the *thread* that started the child
+                # exits, so only ask for it from the main thread (a worker thread would kill the server).
+                preexec_fn=_set_parent_death_signal
+                if sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+                else None,
+            )
+        _LIVE.add(self)
+        deadline = started + self.startup_timeout
+        try:
+            while True:
+                code = self.process.poll()
+                if code is not None:
+                    raise ServerStartupError(
+                        f"vLLM server exited with code {code} during start-up. Last log lines "
+                        f"({self.log_path}):\n{self.log_tail()}"
+                    )
+                if self.healthy(timeout=1.0):
+                    break
+                if time.perf_counter() > deadline:
+                    raise ServerStartupError(
+                        f"vLLM server not healthy after {self.startup_timeout:.0f} s (raise "
+                        f"startup_timeout if the machine is busy). Last log lines ({self.log_path}):\n"
+                        f"{self.log_tail()}"
+                    )
+                time.sleep(0.5)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def stop(self, grace: float = 20.0) -> None:
+        """Terminate the server's whole process group: SIGTERM, then SIGKILL after ``grace`` s.
+
+        Safe to call twice, and after a failed start."""
+        process, self.process = self.process, None
+        _LIVE.discard(self)
+        if process is None:
+            return
+        try:
+            pgid = os.getpgid(process.pid)
+        except ProcessLookupError:
+            pgid = None
+        if pgid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            if pgid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+            process.wait(timeout=10)
+        # The leader may exit before its children: make sure nothing of the group survives.
+        if pgid is not None:
+            deadline = time.monotonic() + grace
+            while _group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+
+    def __enter__(self) -> VLLMServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running() else "stopped"
+        where = f"{self.url}" if self.port is not None else "no port yet"
+        return f"VLLMServer({self.served_model_name!r}, {where}, {state}, log={self.log_path})"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover
+        return True
+    return True
+
+
+@atexit.register
+def _stop_all() -> None:  # pragma: no cover - runs at interpreter exit
+    for server in list(_LIVE):
+        with contextlib.suppress(Exception):
+            server.stop(grace=5.0)
