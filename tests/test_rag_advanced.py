@@ -152,3 +152,30 @@ def test_cached_llm(tmp_path):
     assert counting.calls == 1  # persisted on disk
     with pytest.raises(ValueError, match="plain name"):
         CachedLLM(fake_llm, "a/b")
+
+
+class BatchLLM:
+    """A fake LLM that records how prompts arrive (one by one or in batches)."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, prompt):
+        self.batches.append(1)
+        return fake_llm(prompt)
+
+    def batch(self, prompts):
+        self.batches.append(len(prompts))
+        return [fake_llm(p) for p in prompts]
+
+
+def test_batched_generation_is_used_and_counted(tmp_path):
+    inner = BatchLLM()
+    counting = CountingLLM(inner)
+    cached = CachedLLM(counting, "fake", path=tmp_path / "llm.sqlite")
+    ranker = DictRanker({"a": ["x"], "b": ["y"]})
+    multi_query_rank(["a", "b", "a"], cached, ranker, n=2)
+    assert inner.batches == [2]  # one batch, the repeated question generated once
+    assert counting.calls == 2 and cached.hits == 1
+    multi_query_rank(["a", "b"], cached, ranker, n=2)
+    assert inner.batches == [2] and cached.hits == 3

@@ -34,9 +34,22 @@ Embedder = Callable[[list[str]], np.ndarray]
 
 
 # --------------------------------------------------------------------------- LLM wrappers
+def generate_all(llm: LLM, prompts: Sequence[str]) -> list[str]:
+    """Answer every prompt: through ``llm.batch(prompts)`` when the LLM offers batched generation
+    (much faster on a CPU), else one call at a time."""
+    prompts = list(prompts)
+    batch = getattr(llm, "batch", None)
+    if callable(batch):
+        out = list(batch(prompts))
+        if len(out) != len(prompts):
+            raise ValueError(f"llm.batch returned {len(out)} answers for {len(prompts)} prompts.")
+        return out
+    return [llm(p) for p in prompts]
+
+
 @dataclass
 class CountingLLM:
-    """Wraps an LLM callable and counts its calls and the seconds they took."""
+    """Wraps an LLM callable and counts its calls (prompts answered) and the seconds they took."""
 
     llm: LLM
     calls: int = 0
@@ -47,6 +60,13 @@ class CountingLLM:
         out = self.llm(prompt)
         self.seconds += time.perf_counter() - start
         self.calls += 1
+        return out
+
+    def batch(self, prompts: Sequence[str]) -> list[str]:
+        start = time.perf_counter()
+        out = generate_all(self.llm, prompts)
+        self.seconds += time.perf_counter() - start
+        self.calls += len(out)
         return out
 
     def reset(self) -> None:
@@ -75,16 +95,81 @@ class CachedLLM:
         self._con = sqlite3.connect(self.path, timeout=60)
 
     def __call__(self, prompt: str) -> str:
-        key = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
-        row = self._con.execute("SELECT text FROM out WHERE key = ?", (key,)).fetchone()
-        if row is not None:
-            self.hits += 1
-            return row[0]
-        self.misses += 1
-        text = self.llm(prompt)
-        with self._con:
-            self._con.execute("INSERT OR REPLACE INTO out VALUES (?, ?)", (key, text))
-        return text
+        return self.batch([prompt])[0]
+
+    def batch(self, prompts: Sequence[str]) -> list[str]:
+        """Answer ``prompts``, generating only the ones not cached (batched when the LLM can)."""
+        keys = [hashlib.sha256(p.encode("utf-8")).hexdigest() for p in prompts]
+        found: dict[str, str] = {}
+        for key in set(keys):
+            row = self._con.execute("SELECT text FROM out WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                found[key] = row[0]
+        todo = {k: p for k, p in zip(keys, prompts, strict=True) if k not in found}
+        self.hits += len(keys) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            answers = generate_all(self.llm, list(todo.values()))
+            with self._con:
+                self._con.executemany(
+                    "INSERT OR REPLACE INTO out VALUES (?, ?)", list(zip(todo, answers, strict=True))
+                )
+            found.update(zip(todo, answers, strict=True))
+        return [found[k] for k in keys]
+
+
+class ChatLLM:
+    """A local chat model as ``llm(prompt) -> str``, greedy, with batched generation in ``batch``.
+
+    ``ChatLLM(*genai_lab.models.load_smollm2(), max_new_tokens=64)``. A single call goes through
+    :func:`genai_lab.models.chat`; ``batch`` left-pads ``batch_size`` prompts together, which on a
+    CPU answers many prompts in little more time than one.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        max_new_tokens: int = 64,
+        system: str | None = None,
+        batch_size: int = 16,
+    ) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.max_new_tokens, self.system, self.batch_size = max_new_tokens, system, batch_size
+
+    def __call__(self, prompt: str) -> str:
+        from genai_lab.models import chat
+
+        return chat(self.model, self.tokenizer, prompt, self.max_new_tokens, system=self.system)
+
+    def batch(self, prompts: Sequence[str]) -> list[str]:
+        import torch
+
+        tok = self.tokenizer
+        out: list[str] = []
+        for start in range(0, len(prompts), self.batch_size):
+            texts = []
+            for prompt in prompts[start : start + self.batch_size]:
+                messages = [{"role": "system", "content": self.system}] if self.system else []
+                messages.append({"role": "user", "content": prompt})
+                texts.append(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+            side = tok.padding_side
+            tok.padding_side = "left"
+            try:
+                inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            finally:
+                tok.padding_side = side
+            inputs = inputs.to(self.model.device)
+            with torch.inference_mode():
+                generated = self.model.generate(
+                    **inputs,
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                )
+            new = generated[:, inputs["input_ids"].shape[1] :]
+            out.extend(t.strip() for t in tok.batch_decode(new, skip_special_tokens=True))
+        return out
 
 
 # --------------------------------------------------------------------------- retrievers
@@ -214,9 +299,12 @@ def multi_query_rank(
 
     ``retriever.rank(list_of_queries, k)`` is called once with all variants of all questions.
     """
+    if n < 1:
+        raise ValueError(f"n must be >= 1 rewrites, got {n}.")
+    answers = generate_all(llm, [MULTI_QUERY_PROMPT.format(n=n, question=q) for q in questions])
     variants: list[list[str]] = []
-    for question in questions:
-        rewrites = multi_query_rewrites(question, llm, n=n)
+    for question, answer in zip(questions, answers, strict=True):
+        rewrites = parse_lines(answer, n, exclude=[question])
         variants.append(([question] if include_original else []) + rewrites or [question])
     flat = [v for vs in variants for v in vs]
     ranked = retriever.rank(flat, k=k)
@@ -247,7 +335,7 @@ def hyde_vectors(
     """HyDE query vectors: the normalised mean of the embedded hypothetical passage and, when
     ``include_question``, the question itself (as in the HyDE paper). Returns the vectors and the
     passages."""
-    passages = [llm(HYDE_PROMPT.format(question=q)) for q in questions]
+    passages = generate_all(llm, [HYDE_PROMPT.format(question=q) for q in questions])
     doc_vecs = embed([p if p.strip() else q for p, q in zip(passages, questions, strict=True)])
     vecs = doc_vecs + embed(list(questions)) if include_question else doc_vecs
     vecs = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -300,6 +388,8 @@ def align_chunks(
         raise ValueError(f"Unknown alignment kinds {unknown}; choose from {list(ALIGN_PROMPTS)}.")
     if len(ids) != len(texts):
         raise ValueError(f"Got {len(ids)} ids for {len(texts)} texts; give one id per chunk.")
+    prompts = [ALIGN_PROMPTS[kind].format(text=t, n=n_questions) for t in texts for kind in kinds]
+    answers = iter(generate_all(llm, prompts))
     out = AlignedCorpus()
     for chunk_id, text in zip(ids, texts, strict=True):
         if include_chunk:
@@ -307,7 +397,7 @@ def align_chunks(
             out.parents.append(chunk_id)
             out.kinds.append("chunk")
         for kind in kinds:
-            answer = llm(ALIGN_PROMPTS[kind].format(text=text, n=n_questions))
+            answer = next(answers)
             pieces = parse_lines(answer, n_questions) if kind == "questions" else [answer.strip()]
             for piece in pieces:
                 if piece:

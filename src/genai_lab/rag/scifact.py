@@ -90,6 +90,27 @@ def load_beir(path: Path, split: str = "test") -> BeirDataset:
     return BeirDataset(corpus=corpus, queries=queries, qrels=qrels, path=path)
 
 
+def evidence_qrels(data: BeirDataset, exclude_judged: bool = True) -> dict[str, dict[str, int]]:
+    """Relevance judgements for SciFact's *training* claims, from ``queries.jsonl``'s metadata.
+
+    SciFact's queries carry the ids of the abstracts that hold evidence for or against the claim.
+    For the claims outside the judged (test) split this gives a development set with which to choose
+    settings, so that the test queries are used only once, to report. Claims without evidence
+    (labelled "not enough info") are left out.
+    """
+    if data.path is None:
+        raise ValueError("This dataset was not loaded from a folder; evidence metadata is unavailable.")
+    qrels: dict[str, dict[str, int]] = {}
+    for row in _read_jsonl(data.path / "queries.jsonl"):
+        qid = str(row["_id"])
+        if exclude_judged and qid in data.qrels:
+            continue
+        docs = [d for d in (row.get("metadata") or {}) if d in data.corpus]
+        if docs:
+            qrels[qid] = {d: 1 for d in docs}
+    return qrels
+
+
 def load_scifact(split: str = "test") -> BeirDataset | None:
     """SciFact from the benchmark folder, or ``None`` when the folder is absent."""
     path = benchmark("scifact")
