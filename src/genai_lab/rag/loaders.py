@@ -252,7 +252,7 @@ def render_markdown_tables(text: str) -> str:
         is_table = (
             i + 1 < len(lines)
             and lines[i].strip().startswith("|")
-            and re.fullmatch(r"\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*", lines[i + 1])
+            and re.fullmatch(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*", lines[i + 1])
         )
         if not is_table:
             out.append(lines[i])
