@@ -37,10 +37,13 @@ classification, document type and date that the manifest lists for its file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,7 +192,8 @@ def _load_pdf(path: Path, source: str, title: str, info: dict) -> list[Unit]:
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(path)
+        with _quiet("pypdf"):  # pypdf logs repair attempts; the error below says it all
+            reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentLoadError(
                 source,
@@ -198,7 +202,8 @@ def _load_pdf(path: Path, source: str, title: str, info: dict) -> list[Unit]:
             )
         units = []
         for number, pdf_page in enumerate(reader.pages, start=1):
-            text = (pdf_page.extract_text() or "").strip()
+            with _quiet("pypdf"):
+                text = (pdf_page.extract_text() or "").strip()
             try:
                 images = len(pdf_page.images)
             except Exception:  # an image pypdf cannot decode does not spoil the page's text
@@ -282,7 +287,8 @@ def _load_markdown(path: Path, source: str, title: str, info: dict) -> list[Unit
         meta: dict[str, Any] = {"section": headers[-1] if headers else None}
         meta["headers"] = " > ".join(headers)
         content = part.page_content.strip()
-        if len(headers) > 1:  # keep the path of parent headers, so a sub-section names its document
+        if len(headers) > 1 and not content.startswith("# "):
+            # keep the path of parent headers, so that a sub-section names its document
             content = f"{' > '.join(headers[:-1])}\n{content}"
         units.append((content, meta))
     return [u for u in units if u[0]]
@@ -358,6 +364,18 @@ def _load_text(path: Path, source: str, title: str, info: dict) -> list[Unit]:
 
 
 # ------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library's log warnings for the duration of the block."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _document(text: str, metadata: dict[str, Any]) -> Document:
     from langchain_core.documents import Document
 
