@@ -1,0 +1,58 @@
+"""Reciprocal rank fusion (RRF, Cormack, Clarke and Buettcher, SIGIR 2009).
+
+Each ranking gives a document ``weight / (k + rank)`` (rank from 1); a document's fused score is the
+sum over the rankings that contain it. ``k = 60`` damps the head of every list, so one ranker cannot
+dominate with a single confident hit, and no score scales need to be compared: only ranks are used::
+
+    reciprocal_rank_fusion([["a", "b", "c"], ["b", "c", "d"]])   # -> ["b", "c", "a", "d"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+DEFAULT_K = 60
+
+
+def rrf_scores(
+    rankings: Sequence[Sequence[str]],
+    k: float = DEFAULT_K,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[str, float]]:
+    """Fused ``(doc_id, score)`` pairs, best first.
+
+    ``weights`` (one per ranking, default all 1) give weighted RRF. Within one ranking a repeated id
+    counts only at its first (best) rank. Ties are broken by the best rank any ranking gave the
+    document, then by the order in which documents were first seen, so the result is deterministic.
+    """
+    if isinstance(rankings, str) or any(isinstance(r, str) for r in rankings):
+        raise TypeError("rankings must be a list of rankings (lists of ids), e.g. [['a', 'b'], ['b']].")
+    if k < 0:
+        raise ValueError(f"k must be >= 0 (the usual value is 60), got {k}.")
+    if weights is None:
+        weights = [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError(f"Got {len(weights)} weights for {len(rankings)} rankings; give one per ranking.")
+    scores: dict[str, float] = {}
+    best_rank: dict[str, int] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        seen: set[str] = set()
+        for rank, doc in enumerate(ranking, start=1):
+            if doc in seen:
+                continue
+            seen.add(doc)
+            scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
+            best_rank[doc] = min(best_rank.get(doc, rank), rank)
+    order = {doc: i for i, doc in enumerate(scores)}
+    return sorted(scores.items(), key=lambda item: (-item[1], best_rank[item[0]], order[item[0]]))
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]],
+    k: float = DEFAULT_K,
+    weights: Sequence[float] | None = None,
+    top_n: int | None = None,
+) -> list[str]:
+    """Fuse several rankings of ids into one (see :func:`rrf_scores`); keep the best ``top_n``."""
+    fused = [doc for doc, _ in rrf_scores(rankings, k=k, weights=weights)]
+    return fused if top_n is None else fused[:top_n]

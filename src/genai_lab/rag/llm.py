@@ -1,0 +1,116 @@
+"""One function for the chat model behind the RAG chains: :func:`get_chat_model`.
+
+Two backends, both returning a LangChain chat model, so that a chain never knows which one it got:
+
+- ``"vllm"``: ``ChatOpenAI`` pointed at a local vLLM server's OpenAI-compatible API (Part 2b), e.g.
+  started with ``python -m vllm.entrypoints.openai.api_server --model <prepare_smollm2()> ...``.
+  The URL comes from ``base_url`` or ``$GENAI_LAB_VLLM_URL`` (``http://127.0.0.1:8000`` or
+  ``http://127.0.0.1:8000/v1``); the served model's name is read from its ``/v1/models``.
+- ``"transformers"``: SmolLM2-135M-Instruct in this process, through a ``transformers`` text-generation
+  pipeline wrapped by ``langchain_huggingface`` (``HuggingFacePipeline`` + ``ChatHuggingFace``, which
+  applies the model's chat template).
+
+``backend="auto"`` (the default) uses the server when a URL is given and answers, else transformers.
+Decoding is greedy (temperature 0) on both, so answers are reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from langchain_core.language_models.chat_models import BaseChatModel
+
+VLLM_URL_ENV = "GENAI_LAB_VLLM_URL"
+BACKENDS = ("auto", "transformers", "vllm")
+
+
+def openai_base_url(url: str) -> str:
+    """Normalise a server URL to the OpenAI API root: ``http://host:port/v1``."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else f"{url}/v1"
+
+
+def served_models(base_url: str, timeout: float = 2.0) -> list[str] | None:
+    """The model names an OpenAI-compatible server serves, or ``None`` when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"{openai_base_url(base_url)}/models", timeout=timeout) as resp:
+            payload = json.loads(resp.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return [m["id"] for m in payload.get("data", []) if "id" in m]
+
+
+def get_chat_model(
+    backend: str = "auto",
+    base_url: str | None = None,
+    max_new_tokens: int = 128,
+    model: str | None = None,
+) -> BaseChatModel:
+    """A LangChain chat model for SmolLM2: the vLLM server if reachable, else in-process transformers.
+
+    ``backend``: "auto", "vllm" or "transformers". ``base_url`` (or ``$GENAI_LAB_VLLM_URL``) is the
+    vLLM server; ``model`` overrides the served model name. ``max_new_tokens`` bounds each answer.
+    The returned object has ``.backend`` set to the backend actually used.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    base_url = base_url or os.environ.get(VLLM_URL_ENV)
+    if backend in ("auto", "vllm") and base_url:
+        names = served_models(base_url)
+        if names:
+            return _openai_chat(base_url, model or names[0], max_new_tokens)
+        if backend == "vllm":
+            raise ConnectionError(
+                f"No OpenAI-compatible server answers at {openai_base_url(base_url)}/models. Start one, "
+                "e.g. `python -m vllm.entrypoints.openai.api_server --model "
+                "$(python -c 'from genai_lab.models import prepare_smollm2; print(prepare_smollm2())') "
+                "--dtype float32 --enforce-eager --host 127.0.0.1 --port 8000`, or use backend='transformers'."
+            )
+    elif backend == "vllm":
+        raise ValueError(
+            f"backend='vllm' needs the server's URL: pass base_url=... or set ${VLLM_URL_ENV}."
+        )
+    return _transformers_chat(max_new_tokens)
+
+
+def _openai_chat(base_url: str, model: str, max_new_tokens: int) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(
+        model=model,
+        base_url=openai_base_url(base_url),
+        api_key="EMPTY",  # vLLM does not check it unless started with --api-key
+        temperature=0.0,
+        max_tokens=max_new_tokens,
+        timeout=120,
+        max_retries=1,
+    )
+    object.__setattr__(chat, "backend", "vllm")
+    return chat
+
+
+def _transformers_chat(max_new_tokens: int) -> BaseChatModel:
+    from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+    from transformers import pipeline
+
+    from genai_lab.models import load_smollm2, prepare_smollm2
+
+    model, tokenizer = load_smollm2()
+    # Greedy decoding, set once on the generation config (not as pipeline kwargs, which transformers
+    # would merge with the model's sampling defaults and warn about).
+    gen = model.generation_config
+    gen.do_sample, gen.temperature, gen.top_p, gen.top_k = False, None, None, None
+    gen.max_new_tokens, gen.max_length = max_new_tokens, None
+    gen.pad_token_id = tokenizer.eos_token_id
+    tokenizer.clean_up_tokenization_spaces = False  # a BPE tokenizer: keep spaces as generated
+    pipe = pipeline("text-generation", model=model, tokenizer=tokenizer, return_full_text=False)
+    path = str(prepare_smollm2())
+    llm = HuggingFacePipeline(pipeline=pipe, model_id=path)
+    chat = ChatHuggingFace(llm=llm, tokenizer=tokenizer, model_id=path)
+    object.__setattr__(chat, "backend", "transformers")
+    return chat
