@@ -97,6 +97,20 @@ def test_start_timeout_kills_the_process_group(tmp_path: Path) -> None:
     assert not _alive(child)
 
 
+def test_launch_then_wait_overlaps_start_ups(tmp_path: Path) -> None:
+    servers = [FakeServer(FAKE_SERVER, log_path=tmp_path / f"s{i}.log", startup_timeout=30) for i in range(2)]
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            assert server.wait_ready().healthy()
+        assert servers[0].port != servers[1].port
+    finally:
+        for server in servers:
+            server.stop()
+    assert not any(server.is_running() for server in servers)
+
+
 def test_bad_settings_name_the_fix() -> None:
     with pytest.raises(ValueError, match="loopback"):
         VLLMServer(extra_args=["--host", "0.0.0.0"])
@@ -245,3 +259,19 @@ def test_metrics_match_vllm_calculate_metrics() -> None:
         assert ours[f"p99_{name}_ms"] == pytest.approx(dict(getattr(theirs, f"percentiles_{name}_ms"))[99.0])
     assert ours["output_throughput"] == pytest.approx(theirs.output_throughput)
     assert ours["request_goodput"] == pytest.approx(theirs.request_goodput)
+
+
+def test_a_server_started_from_a_worker_thread_survives_the_thread(tmp_path: Path) -> None:
+    # Linux sends the parent-death signal when the creating *thread* exits; the manager must not ask
+    # for it there, or a server started from a thread pool dies with the pool.
+    import threading
+
+    server = FakeServer(FAKE_SERVER, log_path=tmp_path / "s.log", startup_timeout=30)
+    worker = threading.Thread(target=server.start)
+    worker.start()
+    worker.join()
+    try:
+        time.sleep(0.5)
+        assert server.is_running() and server.healthy()
+    finally:
+        server.stop()

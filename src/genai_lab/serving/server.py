@@ -147,6 +147,7 @@ class VLLMServer:
         self.log_path = Path(log_path) if log_path is not None else None
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
+        self._started = 0.0
 
     # -- addresses ---------------------------------------------------------------------------------
     @property
@@ -203,8 +204,9 @@ class VLLMServer:
     def log_tail(self, lines: int = 30) -> str:
         return tail(self.log_path, lines) if self.log_path is not None else ""
 
-    def start(self) -> VLLMServer:
-        """Start the server and wait until it is healthy; raises :class:`ServerStartupError`."""
+    def launch(self) -> VLLMServer:
+        """Start the process and return at once; :meth:`wait_ready` waits for it. Launch several
+        servers, then wait for each, to overlap their start-ups (from the main thread: see below)."""
         if self.is_running():
             return self
         cmd = self.command()
@@ -214,7 +216,7 @@ class VLLMServer:
             self.log_path = Path(name)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **self.env}
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 cmd,
@@ -230,7 +232,14 @@ class VLLMServer:
                 else None,
             )
         _LIVE.add(self)
-        deadline = started + self.startup_timeout
+        return self
+
+    def wait_ready(self) -> VLLMServer:
+        """Poll ``/health`` until it answers 200; raises :class:`ServerStartupError` (after stopping
+        the server) if the process dies or ``startup_timeout`` passes."""
+        if self.process is None:
+            raise RuntimeError("The server was not launched; call start() or launch() first.")
+        deadline = self._started + self.startup_timeout
         try:
             while True:
                 code = self.process.poll()
@@ -251,8 +260,14 @@ class VLLMServer:
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.perf_counter() - started
+        self.startup_seconds = time.perf_counter() - self._started
         return self
+
+    def start(self) -> VLLMServer:
+        """Start the server and wait until it is healthy; raises :class:`ServerStartupError`."""
+        if self.is_running() and self.startup_seconds is not None:
+            return self
+        return self.launch().wait_ready()
 
     def stop(self, grace: float = 20.0) -> None:
         """Terminate the server's whole process group: SIGTERM, then SIGKILL after ``grace`` s.
