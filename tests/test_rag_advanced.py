@@ -179,3 +179,18 @@ def test_batched_generation_is_used_and_counted(tmp_path):
     assert counting.calls == 2 and cached.hits == 1
     multi_query_rank(["a", "b"], cached, ranker, n=2)
     assert inner.batches == [2] and cached.hits == 3
+
+
+def test_cached_llm_saves_each_chunk(tmp_path):
+    class Flaky(BatchLLM):
+        def batch(self, prompts):
+            if self.batches:
+                raise RuntimeError("interrupted")
+            return super().batch(prompts)
+
+    cached = CachedLLM(Flaky(), "fake", path=tmp_path / "llm.sqlite", chunk=2)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        cached.batch(["Summarise a", "Summarise b", "Summarise c"])
+    again = CachedLLM(BatchLLM(), "fake", path=tmp_path / "llm.sqlite", chunk=2)
+    assert again.batch(["Summarise a", "Summarise b", "Summarise c"]) == ["A summary."] * 3
+    assert again.hits == 2 and again.misses == 1  # the first chunk survived

@@ -65,3 +65,26 @@ def test_matches_langchain_ensemble_retriever():
         score = dict(ours)
         # the same scores, and LangChain's order is non-increasing in our scores
         assert all(score[a] >= score[b] - 1e-12 for a, b in zip(theirs, theirs[1:], strict=False))
+
+
+def test_minmax_fusion_hand_case():
+    from genai_lab.rag.fusion import minmax_fusion
+
+    bm25 = [("a", 12.0), ("b", 8.0), ("c", 4.0)]  # -> a 1.0, b 0.5, c 0.0
+    dense = [("b", 0.9), ("c", 0.7), ("d", 0.5)]  # -> b 1.0, c 0.5, d 0.0
+    fused = dict(minmax_fusion([bm25, dense], weights=[0.5, 0.5]))
+    assert fused == pytest.approx({"a": 0.5, "b": 0.75, "c": 0.25, "d": 0.0})
+    assert [d for d, _ in minmax_fusion([bm25, dense], weights=[0.9, 0.1])][:2] == ["a", "b"]
+    # RRF ignores the score gaps: with equal weights it ranks b first as well, but a and c tie-break
+    assert reciprocal_rank_fusion([[d for d, _ in bm25], [d for d, _ in dense]])[0] == "b"
+
+
+def test_minmax_fusion_edge_cases():
+    from genai_lab.rag.fusion import minmax_fusion
+
+    assert minmax_fusion([[("x", 3.0)], []]) == [("x", 1.0)]  # one entry normalises to 1
+    assert minmax_fusion([[("x", 1.0), ("y", 1.0)]], top_n=1) == [("x", 1.0)]  # tie: first seen
+    with pytest.raises(TypeError, match="pairs"):
+        minmax_fusion([["a", "b"]])
+    with pytest.raises(ValueError, match="one per list"):
+        minmax_fusion([[("a", 1.0)]], weights=[1.0, 2.0])

@@ -88,3 +88,18 @@ def test_ndcg_bounds_and_ideal_ranking(ranked, relevance, k):
     ideal = sorted((d for d, g in relevance.items() if g > 0), key=lambda d: -relevance[d])
     if ideal:
         assert ndcg_at_k(ideal, relevance, k) == pytest.approx(1.0)
+
+
+def test_markdown_table():
+    from genai_lab.rag.report import markdown_table
+
+    text = markdown_table(
+        [{"name": "bm25", "ndcg": 0.68634, "n": 1200, "note": None}, {"name": "a|b", "ndcg": float("nan")}],
+        formats={"ndcg": ".2f"},
+    )
+    assert text.splitlines() == [
+        "| name | ndcg | n | note |",
+        "|---|---|---|---|",
+        "| bm25 | 0.69 | 1,200 | - |",
+        "| a\\|b | - | - | - |",
+    ]

@@ -77,9 +77,11 @@ class CachedLLM:
     """Wraps a deterministic (greedy) LLM callable with a SQLite cache of prompt -> answer.
 
     ``name`` must identify the model and its generation settings; ``misses`` counts real calls.
+    Missing answers are generated ``chunk`` prompts at a time and saved after each chunk, so an
+    interrupted run keeps what it finished.
     """
 
-    def __init__(self, llm: LLM, name: str, path: Any = None) -> None:
+    def __init__(self, llm: LLM, name: str, path: Any = None, chunk: int = 16) -> None:
         from genai_lab.paths import cache_dir
 
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
@@ -90,6 +92,7 @@ class CachedLLM:
             path = cache_dir() / "llm" / f"{name}.sqlite"
         self.path = path
         self.hits = self.misses = 0
+        self.chunk = chunk
         with sqlite3.connect(self.path, timeout=60) as con:
             con.execute("CREATE TABLE IF NOT EXISTS out (key TEXT PRIMARY KEY, text TEXT)")
         self._con = sqlite3.connect(self.path, timeout=60)
@@ -108,13 +111,14 @@ class CachedLLM:
         todo = {k: p for k, p in zip(keys, prompts, strict=True) if k not in found}
         self.hits += len(keys) - len(todo)
         self.misses += len(todo)
-        if todo:
-            answers = generate_all(self.llm, list(todo.values()))
+        pending = list(todo.items())
+        for start in range(0, len(pending), self.chunk):  # save each chunk as soon as it is done
+            part = pending[start : start + self.chunk]
+            answers = generate_all(self.llm, [p for _, p in part])
+            rows = [(k, a) for (k, _), a in zip(part, answers, strict=True)]
             with self._con:
-                self._con.executemany(
-                    "INSERT OR REPLACE INTO out VALUES (?, ?)", list(zip(todo, answers, strict=True))
-                )
-            found.update(zip(todo, answers, strict=True))
+                self._con.executemany("INSERT OR REPLACE INTO out VALUES (?, ?)", rows)
+            found.update(rows)
         return [found[k] for k in keys]
 
 

@@ -56,3 +56,40 @@ def reciprocal_rank_fusion(
     """Fuse several rankings of ids into one (see :func:`rrf_scores`); keep the best ``top_n``."""
     fused = [doc for doc, _ in rrf_scores(rankings, k=k, weights=weights)]
     return fused if top_n is None else fused[:top_n]
+
+
+def minmax_fusion(
+    scored: Sequence[Sequence[tuple[str, float]]],
+    weights: Sequence[float] | None = None,
+    top_n: int | None = None,
+) -> list[tuple[str, float]]:
+    """Convex combination of min-max normalised scores (CombSUM with min-max normalisation).
+
+    Each list of ``(doc_id, score)`` pairs is rescaled to [0, 1] over its own entries (its best
+    score -> 1, its worst -> 0); a document missing from a list gets 0 there. The fused score is
+    ``sum(weight_i * normalised_i)``. Unlike RRF it keeps *how much* better one document scored than
+    the next, which helps when one ranker is confident; it needs the scores, not only the ranks.
+    Ties are broken by first appearance.
+    """
+    if weights is None:
+        weights = [1.0] * len(scored)
+    if len(weights) != len(scored):
+        raise ValueError(f"Got {len(weights)} weights for {len(scored)} lists; give one per list.")
+    total: dict[str, float] = {}
+    for pairs, weight in zip(scored, weights, strict=True):
+        if pairs and not isinstance(pairs[0], tuple | list):
+            raise TypeError("Each list must hold (doc_id, score) pairs, e.g. [('d1', 12.3), ('d7', 9.8)].")
+        if not pairs:
+            continue
+        values = [float(s) for _, s in pairs]
+        low, high = min(values), max(values)
+        span = high - low
+        seen: set[str] = set()
+        for (doc, _), value in zip(pairs, values, strict=True):
+            if doc in seen:
+                continue
+            seen.add(doc)
+            total[doc] = total.get(doc, 0.0) + weight * ((value - low) / span if span > 0 else 1.0)
+    order = {doc: i for i, doc in enumerate(total)}
+    fused = sorted(total.items(), key=lambda item: (-item[1], order[item[0]]))
+    return fused if top_n is None else fused[:top_n]
