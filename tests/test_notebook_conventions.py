@@ -8,9 +8,36 @@ from genai_lab.paths import repo_root
 ROOT = repo_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
 
+# Notebooks whose committed copy is not yet a complete full-mode run, with the issue that tracks it.
+# The checks below are strict xfails for them: once a notebook is re-run in full mode and committed,
+# its check passes, the strict xfail fails, and the entry must be removed from these lists.
+NOT_FULLY_EXECUTED = {
+    "notebooks/22_vllm_serving": "issue 5: the full-mode run stopped at section 8",
+    "notebooks/33_advanced_retrieval_and_evaluation": "issue 6: the full-mode run lacks the LLM rows",
+}
+FAST_MODE_COPIES = {
+    "notebooks/10_why_peft_and_lora": "issue 3: committed from a fast-mode run",
+    "notebooks/12_peft_sst2_comparison": "issue 3: committed from a fast-mode run",
+    "notebooks/13_many_tasks_one_base": "issue 3: committed from a fast-mode run",
+    "notebooks/21_continuous_batching": "issue 4: committed from a fast-mode run",
+}
+
 
 def _source(cell):
     return "".join(cell.source)
+
+
+def _check_unless_listed(path, listing, check):
+    """Run ``check``; a listed notebook must fail it (xfail), and passing it means: unlist it."""
+    key = f"{path.parent.name}/{path.stem}"
+    try:
+        check()
+    except AssertionError:
+        if key in listing:
+            pytest.xfail(listing[key])
+        raise
+    if key in listing:
+        pytest.fail(f"{key} now passes this check: remove it from the list in {__name__}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
@@ -29,12 +56,15 @@ def test_notebook_shape(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
 def test_committed_notebooks_are_executed(path):
-    nb = nbformat.read(path, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code" and _source(c).strip()]
-    unrun = [i for i, c in enumerate(code) if c.execution_count is None]
-    assert not unrun, f"{path.name}: code cells {unrun} were not executed; commit the full-mode run"
-    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
-    assert not errors, f"{path.name}: committed with an error output"
+    def check():
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code" and _source(c).strip()]
+        unrun = [i for i, c in enumerate(code) if c.execution_count is None]
+        assert not unrun, f"{path.name}: code cells {unrun} were not executed; commit the full-mode run"
+        errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{path.name}: committed with an error output"
+
+    _check_unless_listed(path, NOT_FULLY_EXECUTED, check)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
@@ -44,3 +74,16 @@ def test_checked_cells_hold_no_progress_bars_or_timings(path):
         src = _source(cell)
         if cell.cell_type == "code" and src.startswith("# NBVAL_CHECK_OUTPUT"):
             assert "tqdm" not in src and "perf_counter" not in src, f"{path.name}: volatile checked cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
+def test_committed_notebooks_are_full_mode_runs(path):
+    """The committed copy shows the real thing: its environment cell printed ``mode: full``."""
+
+    def check():
+        nb = nbformat.read(path, as_version=4)
+        first_code = next(c for c in nb.cells if c.cell_type == "code")
+        text = "".join(o.get("text", "") for o in first_code.outputs if o.output_type == "stream")
+        assert "mode: full" in text, f"{path.name}: commit a full-mode run (its environment cell says otherwise)"
+
+    _check_unless_listed(path, FAST_MODE_COPIES, check)
