@@ -9,7 +9,6 @@ server (a session-scoped fixture; about 40 s to start on an idle 2-core machine)
 from __future__ import annotations
 
 import math
-import os
 import sys
 import textwrap
 import time
@@ -126,26 +125,7 @@ def test_command_is_bounded_and_loopback() -> None:
     assert "--enforce-eager" in cmd and cmd[cmd.index("--block-size") + 1] == "16"
 
 
-# ---- one real vLLM server for the rest ----------------------------------------------------------
-@pytest.fixture(scope="session")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory):
-    log = tmp_path_factory.mktemp("vllm") / "server.log"
-    server = VLLMServer(kv_cache_memory_bytes=128 * 1024**2, max_model_len=1024, log_path=log, startup_timeout=400)
-    with server:
-        pgid = os.getpgid(server.process.pid)
-        yield server
-    # Teardown: nothing of the server's process group may survive.
-    import psutil
-
-    left = [p.pid for p in psutil.process_iter() if _safe_pgid(p.pid) == pgid]
-    assert not left, f"orphaned vLLM processes: {left}"
-
-
-def _safe_pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
+# ---- one real vLLM server for the rest: the session fixture `vllm_server` lives in conftest.py ----
 
 
 @pytest.mark.real_model
