@@ -134,6 +134,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
                 f"The request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')}). "
                 'Send a JSON object such as {"question": "How long is the warranty?"}.'
             )
+        elif kind == "missing" and where == "body":
+            parts.append('The request body is empty. Send a JSON object such as {"question": "..."}.')
         elif kind == "missing":
             parts.append(f"The field '{where}' is required.")
         elif kind in ("model_attributes_type", "dict_type"):
