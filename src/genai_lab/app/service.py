@@ -183,6 +183,21 @@ class _Gate:
         self._semaphore().release()
 
 
+def readable(explanation: str, question: str) -> str:
+    """The router's explanation with its fresh-information regex replaced by the words it matched
+    in ``question``: ``needs fresh/web information: \\bcurrent(?:ly)?\\b`` -> ``... "current"``."""
+    from genai_lab.serving.router import normalize
+
+    def words(match: re.Match[str]) -> str:
+        try:
+            found = re.search(match.group(1), normalize(question))
+        except re.error:
+            return match.group(0)
+        return f'needs fresh/web information: "{found.group(0)}"' if found else match.group(0)
+
+    return re.sub(r"needs fresh/web information: (.+?)(?=; |$)", words, explanation)
+
+
 def citation_list(docs: list[Any], answer: str) -> list[dict[str, Any]]:
     """The retrieved chunks as citations: number, source, page, section, title, a snippet, and
     whether the answer cites it (``[n]`` or its file name)."""
@@ -390,7 +405,7 @@ def create_app(
             try:
                 yield event("route", {
                     "route": decision.route, "model": slot.label, "confidential": decision.confidential,
-                    "reasons": list(decision.reasons), "explanation": decision.explain(), "adapter": body.adapter,
+                    "reasons": list(decision.reasons), "explanation": readable(decision.explain(), question), "adapter": body.adapter,
                 })  # fmt: skip
                 chain = build_rag_chain_with_sources(index.retriever(config.top_k), slot.llm)
                 docs: list[Any] = []
