@@ -27,6 +27,9 @@ from typing import Any
 from genai_lab.serving.server import LOOPBACK, free_port, tail
 
 
+JSON_HEADERS = {"content-type": "application/json"}
+
+
 class ServiceError(RuntimeError):
     """The service answered with an HTTP error; ``status`` and ``message`` say which and why."""
 
@@ -74,8 +77,9 @@ def stream_chat(
     own = client is None
     client = client or httpx.Client(timeout=timeout)
     try:
-        body = {"question": question, "adapter": adapter}
-        with client.stream("POST", f"{url.rstrip('/')}/api/chat", json=body) as response:
+        # json.dumps escapes non-ASCII (ensure_ascii), so even a lone surrogate can be sent.
+        body = json.dumps({"question": question, "adapter": adapter}).encode("ascii")
+        with client.stream("POST", f"{url.rstrip('/')}/api/chat", content=body, headers=JSON_HEADERS) as response:
             if response.status_code != 200:
                 response.read()
                 try:
@@ -112,7 +116,8 @@ def add_document(url: str, title: str, text: str, source: str | None = None, tim
     """Add a document to the running service's index (``POST /api/documents``)."""
     import httpx
 
-    response = httpx.post(f"{url.rstrip('/')}/api/documents", json={"title": title, "text": text, "source": source}, timeout=timeout)
+    body = json.dumps({"title": title, "text": text, "source": source}).encode("ascii")
+    response = httpx.post(f"{url.rstrip('/')}/api/documents", content=body, headers=JSON_HEADERS, timeout=timeout)
     if response.status_code != 201:
         raise ServiceError(response.status_code, response.json().get("message", response.text))
     return response.json()
