@@ -26,7 +26,6 @@ from typing import Any
 
 from genai_lab.serving.server import LOOPBACK, free_port, tail
 
-
 JSON_HEADERS = {"content-type": "application/json"}
 
 
