@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=64, help="answer length bound (default 64)")
     parser.add_argument("--max-concurrency", type=int, default=None, help="answers generated at once (default 1 in-process, 8 with vLLM)")
     parser.add_argument("--max-queue", type=int, default=None, help="requests that may wait for a slot (default 16 in-process, 32 with vLLM)")
+    parser.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
+                        help="a LoRA adapter folder served per request as NAME (repeatable)")
     parser.add_argument("--torch-threads", type=int, default=int(os.environ.get("GENAI_LAB_APP_THREADS", "1")),
                         help="PyTorch threads for an in-process model (default 1, see below)")
     args = parser.parse_args(argv)
@@ -38,13 +40,19 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from genai_lab.app.adapters import parse_adapter_args
     from genai_lab.app.service import AppConfig, default_app
+
+    try:
+        adapters = parse_adapter_args(args.adapter)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     config = None
     if args.max_concurrency is not None or args.max_queue is not None:
         config = AppConfig(max_concurrency=args.max_concurrency or 1, max_queue=16 if args.max_queue is None else args.max_queue)
     print(f"genai_lab.app: loading the knowledge base and the {'fake' if args.fake else 'real'} models...", flush=True)
-    app = default_app(fake=args.fake, max_new_tokens=args.max_new_tokens, config=config, fake_delay=args.fake_delay)
+    app = default_app(fake=args.fake, max_new_tokens=args.max_new_tokens, config=config, fake_delay=args.fake_delay, adapters=adapters)
     print(f"genai_lab.app: serving on http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
     # On SIGTERM, give running answers 5 s to finish, then stop (an in-process generation is not
     # interruptible, and a stopped service must not linger).

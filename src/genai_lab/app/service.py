@@ -447,25 +447,44 @@ def create_app(
 # ------------------------------------------------------------------------------------------------
 # The real backends
 # ------------------------------------------------------------------------------------------------
-def default_models(max_new_tokens: int = 64, base_url: str | None = None) -> dict[str, ModelSlot]:
-    """The internal model is SmolLM2 (vLLM server if ``$GENAI_LAB_VLLM_URL`` answers, else in-process
+def default_models(
+    max_new_tokens: int = 64, base_url: str | None = None, adapters: Mapping[str, Path] | None = None
+) -> tuple[dict[str, ModelSlot], dict[str, ModelSlot]]:
+    """The models behind the routes, and the per-request adapters.
+
+    The internal model is SmolLM2 (vLLM server if ``$GENAI_LAB_VLLM_URL`` answers, else in-process
     transformers). The external one is the router's external endpoint when
-    ``GENAI_LAB_EXTERNAL_URL``/``_MODEL`` are set (:meth:`RouterConfig.from_env`); offline it is
-    the same SmolLM2, playing the hosted model, as in notebook 23."""
+    ``GENAI_LAB_EXTERNAL_URL``/``_MODEL`` are set (see :class:`~genai_lab.serving.router.RouterConfig`);
+    offline it is the same SmolLM2, playing the hosted model, as in notebook 23. ``adapters``
+    (``{name: LoRA folder}``) become adapter slots on the same base (:mod:`genai_lab.app.adapters`)."""
+    import os
+
     from genai_lab.rag.llm import get_chat_model
     from genai_lab.serving.router import EXTERNAL, Endpoint
 
     llm = get_chat_model(backend="auto", base_url=base_url, max_new_tokens=max_new_tokens)
-    internal = ModelSlot(llm, f"internal: SmolLM2-135M-Instruct ({llm.backend})")  # type: ignore[attr-defined]
-    import os
+    backend = llm.backend  # type: ignore[attr-defined]
+    base: Any = llm
+    adapter_slots: dict[str, ModelSlot] = {}
+    if adapters and backend == "transformers":
+        from genai_lab.app.adapters import AdapterSwitch, switched
 
+        switch = AdapterSwitch.load(llm.llm.pipeline.model, adapters)  # type: ignore[attr-defined]
+        base = switched(llm, switch, None)  # plain requests run with the adapters switched off
+        for name in adapters:
+            adapter_slots[name] = ModelSlot(switched(llm, switch, name), f"internal: SmolLM2 + LoRA adapter '{name}' ({backend})")
+    elif adapters:  # vLLM switches LoRA adapters itself: the adapter's name is the model name
+        for name in adapters:
+            chat = get_chat_model(backend="vllm", base_url=base_url, max_new_tokens=max_new_tokens, model=name)
+            adapter_slots[name] = ModelSlot(chat, f"internal: SmolLM2 + LoRA adapter '{name}' (vllm)")
+    internal = ModelSlot(base, f"internal: SmolLM2-135M-Instruct ({backend})")
     url, name = os.environ.get("GENAI_LAB_EXTERNAL_URL"), os.environ.get("GENAI_LAB_EXTERNAL_MODEL")
     if url and name:
         endpoint = Endpoint(EXTERNAL, url, name, os.environ.get("GENAI_LAB_EXTERNAL_API_KEY_ENV"))
         external = ModelSlot(endpoint.chat_model(max_tokens=max_new_tokens), f"external: {name} at {url}")
     else:
-        external = ModelSlot(llm, f"external: SmolLM2 playing the hosted model, offline ({llm.backend})")  # type: ignore[attr-defined]
-    return {"internal": internal, "external": external}
+        external = ModelSlot(base, f"external: SmolLM2 playing the hosted model, offline ({backend})")
+    return {"internal": internal, "external": external}, adapter_slots
 
 
 def fake_models(delay: float = 0.0) -> dict[str, ModelSlot]:
@@ -484,9 +503,11 @@ def default_app(
     index_path: Path | None = None,
     config: AppConfig | None = None,
     fake_delay: float = 0.0,
+    adapters: Mapping[str, Path] | None = None,
 ) -> FastAPI:
     """The service over ``data/kb/``: real SmolLM2 and MiniLM, or with ``fake`` the deterministic
-    stand-ins (instant; for tests and demos). The index is saved to ``build/app/index.faiss``."""
+    stand-ins (instant; for tests and demos). ``adapters``: ``{name: LoRA folder}`` served per request.
+    The index is saved to ``build/app/index.faiss``."""
     from genai_lab.app.fake import HashingEmbeddings
     from genai_lab.app.index import KnowledgeIndex
     from genai_lab.paths import build_dir
@@ -494,9 +515,14 @@ def default_app(
     folder = build_dir() / "app"
     index_path = index_path or folder / ("index-fake.faiss" if fake else "index.faiss")
     index = KnowledgeIndex.from_knowledge_base(embedding=HashingEmbeddings() if fake else None, path=index_path)
-    models = fake_models(fake_delay) if fake else default_models(max_new_tokens)
+    if fake:
+        models, adapter_slots = fake_models(fake_delay), {}
+        if adapters:
+            raise ValueError("--adapter needs the real model; it cannot be combined with --fake.")
+    else:
+        models, adapter_slots = default_models(max_new_tokens, adapters=adapters)
     if config is None:
-        in_process = getattr(models["internal"].llm, "backend", "fake") == "transformers"
+        in_process = models["internal"].label.endswith("(transformers)")
         # One in-process model answers one request at a time; a vLLM server batches many.
         config = AppConfig(max_concurrency=1 if in_process else 8, max_queue=16 if in_process else 32)
-    return create_app(index, models, config=config, audit_log=folder / "audit.jsonl")
+    return create_app(index, models, adapters=adapter_slots, config=config, audit_log=folder / "audit.jsonl")
