@@ -10,12 +10,13 @@ export TOKENIZERS_PARALLELISM := false
 export GENAI_LAB_BENCHMARKS := $(abspath $(BENCHMARKS))
 export VENV
 
-.PHONY: help setup test run lab labs labs-check lint unit notebooks lock sync-env clean
+.PHONY: help setup test run lab labs labs-check lint unit notebooks lock sync-env clean app
 
 help:
 	@echo "make test     set up what is missing, then run every test (lint, unit, labs, notebooks)"
 	@echo "make run      set up, then execute the whole course in full mode; results in build/"
 	@echo "make lab      open JupyterLab on the workbook"
+	@echo "make app      set up, then serve the capstone chat app on http://127.0.0.1:$(APP_PORT)"
 	@echo "make labs     regenerate labs/ from solutions/"
 	@echo "make setup    create $(VENV), install the pinned packages, prepare the offline models"
 	@echo "make lock     re-resolve requirements.in into requirements.txt (maintainers)"
@@ -50,6 +51,13 @@ run: setup
 LAB_ARGS ?=
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS) notebooks/00_setup.ipynb
+
+# The capstone: the knowledge-base chat service and its page (Ctrl-C stops it).
+# make app APP_PORT=8080; APP_ARGS=--fake serves the deterministic fake models (instant start).
+APP_PORT ?= 8000
+APP_ARGS ?=
+app: setup
+	$(PY) -m genai_lab.app --port $(APP_PORT) $(APP_ARGS)
 
 labs: setup
 	$(PY) -m genai_lab.cli labs

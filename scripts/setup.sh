@@ -34,4 +34,18 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$STAMP"
 fi
 
+# The capstone's browser test (tests/test_app_e2e.py) drives Debian's chromium through Playwright;
+# Playwright's own browser download needs the network, so the system browser is used. Installed here
+# when it is missing and we may (root with apt: CI machines); otherwise say how.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${GENAI_LAB_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium for the browser test (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }
+  else
+    echo "setup: chromium not found; the browser test will be skipped (on CI it fails). Install it with:"
+    echo "       sudo apt-get install -y --no-install-recommends chromium   (or set GENAI_LAB_CHROMIUM=/path/to/chrome)"
+  fi
+fi
+
 HF_HUB_OFFLINE=1 "$VENV/bin/python" -m genai_lab.cli prepare-models

@@ -1,0 +1,80 @@
+"""End to end: the service's page in headless Chromium (Playwright driving Debian's ``chromium``).
+
+The service runs in a background uvicorn thread on a free loopback port, over the real knowledge
+base, with the deterministic fake models (fast, same answers on every run). Without Chromium or
+Playwright the test is skipped with the fix, except on CI (``$CI`` set), where that is a failure:
+``scripts/setup.sh`` installs Chromium there.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from genai_lab.app.browser import INSTALL_HINT, ask_in_page, find_chromium, launch
+
+
+def _need(what: str) -> None:
+    message = f"{what} is missing, so the browser test cannot run. {INSTALL_HINT}"
+    if os.environ.get("CI"):
+        pytest.fail(f"On CI the browser test must run: {message} (scripts/setup.sh does this on CI).")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need("The Python package playwright")
+    executable = find_chromium()
+    if executable is None:
+        _need("Chromium")
+    with sync_playwright() as p:
+        b = launch(p, executable)
+        yield b
+        b.close()
+
+
+def test_page_streams_answers_with_citations_badges_and_error_state(browser, tmp_path):
+    from genai_lab.app.client import serve_in_thread
+    from genai_lab.app.service import default_app
+
+    app = default_app(fake=True, fake_delay=0.03, index_path=tmp_path / "index.faiss")
+    page = browser.new_page()
+    with serve_in_thread(app) as url:
+        page.goto(url)
+        page.wait_for_function("() => document.getElementById('health').textContent.includes('chunks indexed')")
+
+        # 1. a question: the answer streams in, then its citations, expandable, with source/page/section
+        shown = ask_in_page(page, "How long is the warranty on Brightwater hardware?", timeout_ms=30_000)
+        assert shown["error"] is None
+        assert shown["saw_streaming"], "no partial answer was visible while streaming"
+        assert shown["answer"].strip().endswith("[1]")
+        assert len(shown["citations"]) == 3
+        assert all(c["snippet_visible"] for c in shown["citations"])  # expanded by clicking
+        first = shown["citations"][0]["summary"]
+        assert first.startswith("[1] ") and ("page" in first or "section" in first)
+
+        # 2. a confidential question: the internal badge, and why
+        shown = ask_in_page(page, "What is the status of Project Kestrel?", timeout_ms=30_000)
+        assert (shown["route"], shown["badge"]) == ("internal", "internal model")
+        assert "confidential" in shown["why"] and "Kestrel" in shown["why"]
+        assert page.locator("#badge.internal").is_visible()
+
+        # a question that needs fresh information goes to the external model
+        shown = ask_in_page(page, "What is the latest news today?", timeout_ms=30_000)
+        assert (shown["route"], shown["badge"]) == ("external", "external model")
+
+        # 3. the backend fails: the page shows the error state, the service stays up
+        app.state.models["internal"].llm.fail = True
+        shown = ask_in_page(page, "Project Kestrel launch date?", timeout_ms=30_000)
+        assert shown["error"] is not None and "failed" in shown["error"]
+        assert page.locator("#error.shown").is_visible()
+        app.state.models["internal"].llm.fail = False
+
+    # 4. the service is gone: the page says it is not reachable
+    shown = ask_in_page(page, "Anyone there?", timeout_ms=30_000)
+    assert shown["error"] is not None and "not reachable" in shown["error"]
+    page.close()
