@@ -23,17 +23,18 @@ from genai_lab.app.service import AppConfig, ModelSlot, clean_text, create_app  
 from genai_lab.serving.router import RouterPolicy  # noqa: E402
 
 DOCS = [
-    ("legal/warranty.pdf", 2, None, "Brightwater hardware carries a limited warranty of 24 months from the date of purchase."),
-    ("policies/travel.md", None, "Meal allowance", "The daily meal per diem for business travel is 55 EUR."),
-    ("projects/kestrel.md", None, "Status", "Project Kestrel moves its launch to September because the NPU supplier is late."),
-    ("handbook/leave.md", None, "Annual leave", "Employees receive 27 days of annual leave per calendar year."),
+    ("legal/warranty.pdf", 2, None, "public", "Brightwater hardware carries a limited warranty of 24 months from the date of purchase."),
+    ("policies/travel.md", None, "Meal allowance", "internal", "The daily meal per diem for business travel is 55 EUR."),
+    ("projects/kestrel.md", None, "Status", "confidential", "Project Kestrel moves its launch to September because the NPU supplier is late."),
+    ("handbook/leave.md", None, "Annual leave", "internal", "Employees receive 27 days of annual leave per calendar year."),
 ]
 
 
 def make_index(path=None) -> KnowledgeIndex:
     chunks = [
-        Document(page_content=text, metadata={"source": src, "page": page, "section": section, "title": src})
-        for src, page, section, text in DOCS
+        Document(page_content=text, metadata={"source": src, "page": page, "section": section, "title": src,
+                                              "classification": classification})
+        for src, page, section, classification, text in DOCS
     ]
     return KnowledgeIndex.from_chunks(chunks, embedding=HashingEmbeddings(), path=path)
 
@@ -88,6 +89,43 @@ def test_confidential_question_stays_internal_and_says_why(client):
 def test_fresh_information_question_goes_external(client):
     route = events(client.post("/api/chat", json={"question": "What is the latest news today?"}))[0][1]
     assert (route["route"], route["confidential"], route["model"]) == ("external", False, "external: fake")
+
+
+class RecordingFake(FakeChatModel):
+    """The fake model, keeping every prompt it receives."""
+
+    seen: list = []
+
+    def answer(self, messages):
+        self.seen.append("\n".join(str(m.content) for m in messages))
+        return super().answer(messages)
+
+
+def test_external_model_sees_only_public_documents():
+    internal, external = RecordingFake(name_label="internal", seen=[]), RecordingFake(name_label="external", seen=[])
+    app = make_app()
+    app.state.models["internal"].llm, app.state.models["external"].llm = internal, external
+    client = TestClient(app)
+    for question in ("What is the latest news today on the meal per diem for travel?",
+                     "Latest news today: when does the NPU supplier deliver, and how many days of leave?"):
+        evs = events(client.post("/api/chat", json={"question": question}))
+        assert evs[0][1]["route"] == "external"
+        assert {c["source"] for c in evs[-2][1]["citations"]} <= {"legal/warranty.pdf"}
+    prompts = "\n".join(external.seen)
+    assert external.seen and not internal.seen
+    for src, _, _, classification, text in DOCS:
+        assert (text in prompts) == (classification == "public"), f"{src} ({classification}) reached the external model"
+
+
+def test_private_context_keeps_the_request_internal_even_if_retrieval_leaks(monkeypatch):
+    """Defence in depth: a retriever that ignores the public-only filter cannot send private text out."""
+    index = make_index()
+    unfiltered = index.retriever
+    monkeypatch.setattr(index, "retriever", lambda k=3, public_only=False: unfiltered(k))
+    client = TestClient(make_app(index=index))
+    route = events(client.post("/api/chat", json={"question": "What is the latest news today on the meal per diem?"}))[0][1]
+    assert route["route"] == "internal" and route["model"] == "internal: fake"
+    assert any("non-public documents" in r and "policies/travel.md (internal)" in r for r in route["reasons"])
 
 
 def test_adapter_is_served_internally_and_unknown_adapter_is_rejected():

@@ -112,8 +112,13 @@ class KnowledgeIndex:
         """The current vector store; it never changes once handed out."""
         return self._store
 
-    def retriever(self, k: int = 3) -> Any:
-        return self.snapshot().as_retriever(search_kwargs={"k": k})
+    def retriever(self, k: int = 3, public_only: bool = False) -> Any:
+        """A retriever over the current snapshot; ``public_only`` keeps only chunks of documents
+        classified ``public`` (the context an external model may see)."""
+        search: dict[str, Any] = {"k": k}
+        if public_only:
+            search.update(filter={"classification": "public"}, fetch_k=max(50, 10 * k))
+        return self.snapshot().as_retriever(search_kwargs=search)
 
     def __len__(self) -> int:
         return int(self._store.index.ntotal)

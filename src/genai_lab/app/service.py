@@ -241,13 +241,14 @@ def create_app(
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse
+    from langchain_core.runnables import RunnableLambda
     from sse_starlette.sse import EventSourceResponse
     from starlette.background import BackgroundTask
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
     from genai_lab.app.metrics import Metrics
     from genai_lab.rag.chain import build_rag_chain_with_sources, is_abstention
-    from genai_lab.serving.router import INTERNAL, AuditLog, Decision, RouterPolicy
+    from genai_lab.serving.router import EXTERNAL, INTERNAL, AuditLog, Decision, RouterPolicy
 
     missing = {"internal", "external"} - set(models)
     if missing:
@@ -363,6 +364,20 @@ def create_app(
             return decision, adapters[adapter]
         return decision, models[decision.route]
 
+    def keep_private_context_inside(decision: Decision, slot: ModelSlot, docs: list[Any]) -> tuple[Decision, ModelSlot]:
+        """Defence in depth: if any chunk of the context is not public (internal or confidential
+        documents), the request stays on the internal model, whatever the question's route."""
+        if decision.route != EXTERNAL:
+            return decision, slot
+        private = sorted({
+            f"{d.metadata.get('source', '?')} ({d.metadata.get('classification', 'unlabelled')})"
+            for d in docs if d.metadata.get("classification") != "public"
+        })  # fmt: skip
+        if not private:
+            return decision, slot
+        reason = "retrieved context includes non-public documents, which never leave: " + ", ".join(private)
+        return Decision(INTERNAL, decision.confidential, (*decision.reasons, reason), decision.needs_fresh_info), models[INTERNAL]
+
     @app.post("/api/chat")
     async def chat(body: ChatRequest) -> Any:
         start = time.perf_counter()
@@ -387,14 +402,15 @@ def create_app(
                 gate.release()
                 metrics.gauge("in_flight", -1)
 
-        if audit is not None:
-            import hashlib
+        async def write_audit(route: Decision) -> None:
+            if audit is not None:
+                import hashlib
 
-            await run_in_threadpool(audit.append, {
-                "time": time.time(), "route": decision.route, "confidential": decision.confidential,
-                "reasons": list(decision.reasons), "adapter": body.adapter,
-                "sha256": hashlib.sha256(question.encode("utf-8")).hexdigest(), "chars": len(question),
-            })  # fmt: skip
+                await run_in_threadpool(audit.append, {
+                    "time": time.time(), "route": route.route, "confidential": route.confidential,
+                    "reasons": list(route.reasons), "adapter": body.adapter,
+                    "sha256": hashlib.sha256(question.encode("utf-8")).hexdigest(), "chars": len(question),
+                })  # fmt: skip
 
         def event(name: str, data: dict[str, Any]) -> dict[str, str]:
             return {"event": name, "data": json.dumps(data, ensure_ascii=False)}
@@ -403,12 +419,21 @@ def create_app(
             outcome = "error"
             first_token: float | None = None
             try:
+                # Retrieve first. A question routed outside gets only public documents as context, and
+                # keep_private_context_inside checks that again before anything leaves.
+                retriever = index.retriever(config.top_k, public_only=decision.route == EXTERNAL)
+                try:
+                    docs: list[Any] = await run_in_threadpool(retriever.invoke, question)
+                except Exception as exc:  # the index or the embedding model failed
+                    yield event("error", {"message": f"Retrieval failed: {type(exc).__name__}: {exc}. Retry later.", "route": decision.route})
+                    return
+                route, model_slot = keep_private_context_inside(decision, slot, docs)
+                await write_audit(route)  # the final decision, before anything is sent to a model
                 yield event("route", {
-                    "route": decision.route, "model": slot.label, "confidential": decision.confidential,
-                    "reasons": list(decision.reasons), "explanation": readable(decision.explain(), question), "adapter": body.adapter,
+                    "route": route.route, "model": model_slot.label, "confidential": route.confidential,
+                    "reasons": list(route.reasons), "explanation": readable(route.explain(), question), "adapter": body.adapter,
                 })  # fmt: skip
-                chain = build_rag_chain_with_sources(index.retriever(config.top_k), slot.llm)
-                docs: list[Any] = []
+                chain = build_rag_chain_with_sources(RunnableLambda(lambda _question: docs), model_slot.llm)
                 pieces: list[str] = []
                 try:
                     async for chunk in iterate_in_threadpool(iter(chain.stream(question))):
@@ -418,13 +443,13 @@ def create_app(
                             first_token = first_token or time.perf_counter()
                             pieces.append(chunk["answer"])
                             yield event("token", {"text": chunk["answer"]})
-                except Exception as exc:  # the model or the retriever failed
-                    where = decision.route
+                except Exception as exc:  # the model failed
+                    where = route.route
                     closed = (
-                        " The question is confidential, so it was NOT sent to the external model (fail closed)."
-                        if decision.route == INTERNAL else ""
+                        " The request was kept internal, so it was NOT sent to the external model (fail closed)."
+                        if route.route == INTERNAL else ""
                     )
-                    yield event("error", {"message": f"The {where} model ({slot.label}) failed: {type(exc).__name__}: {exc}.{closed} Retry when the backend is back.", "route": where})
+                    yield event("error", {"message": f"The {where} model ({model_slot.label}) failed: {type(exc).__name__}: {exc}.{closed} Retry when the backend is back.", "route": where})
                     return
                 answer = "".join(pieces).strip()
                 yield event("citations", {"citations": citation_list(docs, answer)})
