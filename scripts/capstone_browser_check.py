@@ -21,7 +21,7 @@ from genai_lab.app.browser import ask_in_page, launch
 from genai_lab.app.client import AppProcess
 from genai_lab.paths import build_dir, repo_root
 
-QUESTION = "What is the current daily meal per diem for business travel?"
+QUESTION = "How long is the current standard hardware warranty?"  # external, with public documents only
 CONFIDENTIAL = "What is the status of Project Kestrel?"
 
 

@@ -374,7 +374,8 @@ def create_app(
             for d in docs if d.metadata.get("classification") != "public"
         })  # fmt: skip
         if not private:
-            return decision, slot
+            reasons = (*decision.reasons, "context limited to public documents")
+            return Decision(decision.route, decision.confidential, reasons, decision.needs_fresh_info), slot
         reason = "retrieved context includes non-public documents, which never leave: " + ", ".join(private)
         return Decision(INTERNAL, decision.confidential, (*decision.reasons, reason), decision.needs_fresh_info), models[INTERNAL]
 
