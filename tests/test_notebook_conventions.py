@@ -12,7 +12,6 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solut
 # The checks below are strict xfails for them: once a notebook is re-run in full mode and committed,
 # its check passes, the strict xfail fails, and the entry must be removed from these lists.
 NOT_FULLY_EXECUTED = {
-    "notebooks/22_vllm_serving": "issue 5: the full-mode run stopped at section 8",
 }
 FAST_MODE_COPIES = {
     "notebooks/10_why_peft_and_lora": "issue 3: committed from a fast-mode run",
