@@ -76,3 +76,24 @@ def test_unknown_method_lists_the_methods():
 
     with pytest.raises(ValueError, match=r"Unknown method 'qlora'; choose from \['adapter', 'full'"):
         prepare("qlora", None, None)
+
+
+def test_step_breakdown_updates_only_trainable_weights_and_times_each_phase():
+    from genai_lab.peft.train import step_breakdown
+
+    model = tiny_classifier()
+    inject_lora(model, ["q_proj", "v_proj"], r=2, alpha=4, trainable=("score",))
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    head = model.score.weight.detach().clone()
+    batch = data().batch(list(range(4)))
+    result = step_breakdown(model, batch, steps=2, lr=1e-2)
+    assert result.forward > 0 and result.backward > 0 and result.optimizer > 0
+    assert result.total == pytest.approx(result.forward + result.backward + result.optimizer)
+    assert result.trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert not torch.equal(model.score.weight, head), "the optimizer never stepped"
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+    assert not model.training  # left in eval mode, like train()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameter"):
+        step_breakdown(model, batch)
