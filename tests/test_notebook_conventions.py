@@ -15,7 +15,6 @@ NOT_FULLY_EXECUTED = {
 }
 FAST_MODE_COPIES = {
     "notebooks/10_why_peft_and_lora": "issue 3: committed from a fast-mode run",
-    "notebooks/12_peft_sst2_comparison": "issue 3: committed from a fast-mode run",
 }
 
 
