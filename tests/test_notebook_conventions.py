@@ -14,7 +14,6 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solut
 NOT_FULLY_EXECUTED = {
 }
 FAST_MODE_COPIES = {
-    "notebooks/10_why_peft_and_lora": "issue 3: committed from a fast-mode run",
 }
 
 
