@@ -167,6 +167,18 @@ def test_benchmark_client_against_the_server(vllm_server: VLLMServer) -> None:
 
 
 @pytest.mark.real_model
+def test_benchmark_client_in_its_own_process(vllm_server: VLLMServer, tmp_path: Path) -> None:
+    from genai_lab.serving.bench import run_benchmark_subprocess
+
+    result = run_benchmark_subprocess(vllm_server.base_url, "smollm2", vllm_server.model, 3, 16, 5,
+                                      tmp_path / "ours.json", num_warmups=1, goodput_slo_ms={"ttft": 60_000.0})
+    assert result["completed"] == 3 and result["failed"] == 0 and result["total_output_tokens"] == 15
+    assert (tmp_path / "ours.json").is_file() and result["request_goodput"] > 0
+    with pytest.raises(RuntimeError, match="our benchmark client failed"):
+        run_benchmark_subprocess("http://127.0.0.1:9/v1", "smollm2", "/no/such/tokenizer", 1, 4, 2, tmp_path / "x.json")
+
+
+@pytest.mark.real_model
 def test_router_against_the_server_fails_closed(vllm_server: VLLMServer, tmp_path: Path) -> None:
     from genai_lab.serving.router import (
         ConfidentialRouteError,

@@ -554,6 +554,54 @@ def run_vllm_bench(
     return json.loads(result_path.read_text(encoding="utf-8"))
 
 
+_OUR_BENCH = """
+import json, sys
+from transformers import AutoTokenizer
+from genai_lab.serving.bench import random_requests, run_benchmark, save_result
+a = json.loads(sys.argv[1])
+tok = AutoTokenizer.from_pretrained(a["tokenizer"])
+reqs = random_requests(tok, a["num_prompts"], a["input_len"], a["output_len"], seed=a["seed"])
+kw = {k: a[k] for k in ("request_rate", "num_warmups", "seed", "goodput_slo_ms", "max_concurrency")}
+save_result(run_benchmark(a["base_url"], a["model"], reqs, **kw), a["result_path"])
+"""
+
+
+def run_benchmark_subprocess(
+    base_url: str,
+    model: str,
+    tokenizer: str | Path,
+    num_prompts: int,
+    input_len: int,
+    output_len: int,
+    result_path: str | Path,
+    request_rate: float = math.inf,
+    max_concurrency: int | None = None,
+    num_warmups: int = 0,
+    seed: int = 0,
+    goodput_slo_ms: Mapping[str, float] | None = None,
+    timeout_s: float = 900.0,
+) -> dict[str, Any]:
+    """:func:`run_benchmark` on :func:`random_requests`, in a process of its own, as
+    :func:`run_vllm_bench` runs vLLM's client: a client that shares a busy process (a notebook's
+    kernel) measures its own overhead too. Returns the saved JSON result."""
+    result_path = Path(result_path).resolve()
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path.unlink(missing_ok=True)
+    args = {
+        "base_url": base_url, "model": model, "tokenizer": str(tokenizer), "num_prompts": num_prompts,
+        "input_len": input_len, "output_len": output_len, "result_path": str(result_path),
+        "request_rate": request_rate, "max_concurrency": max_concurrency, "num_warmups": num_warmups,
+        "seed": seed, "goodput_slo_ms": dict(goodput_slo_ms) if goodput_slo_ms else None,
+    }  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", _OUR_BENCH, json.dumps(args)], capture_output=True, text=True, timeout=timeout_s
+    )
+    if proc.returncode != 0 or not result_path.is_file():
+        last = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        raise RuntimeError(f"our benchmark client failed (exit {proc.returncode}):\n{last}")
+    return json.loads(result_path.read_text(encoding="utf-8"))
+
+
 def compare(ours: Mapping[str, Any], theirs: Mapping[str, Any], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Rows of ``key, ours, vllm, relative difference`` for a side-by-side table."""
     keys = keys or ("mean_ttft_ms", "mean_tpot_ms", "mean_itl_ms", "output_throughput", "request_throughput")
