@@ -540,17 +540,22 @@ def run_vllm_bench(
     ]  # fmt: skip
     if max_concurrency is not None:
         args += ["--max-concurrency", str(max_concurrency)]
+    return _run_client(_VLLM_BENCH, args, result_path, timeout_s, "vllm.benchmarks.serve", log_path)
+
+
+def _run_client(
+    script: str, args: Any, result_path: Path, timeout_s: float, name: str, log_path: str | Path | None = None
+) -> dict[str, Any]:
+    """Run a benchmark client ``script`` in a fresh Python process (its arguments as JSON) and return
+    the JSON result it saved at ``result_path``; on failure, raise with the last lines of its output."""
     proc = subprocess.run(
-        [sys.executable, "-c", _VLLM_BENCH, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
+        [sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True, timeout=timeout_s
     )
     if log_path is not None:
         Path(log_path).write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode != 0 or not result_path.is_file():
         last = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        raise RuntimeError(f"vllm.benchmarks.serve failed (exit {proc.returncode}):\n{last}")
+        raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{last}")
     return json.loads(result_path.read_text(encoding="utf-8"))
 
 
@@ -593,13 +598,7 @@ def run_benchmark_subprocess(
         "request_rate": request_rate, "max_concurrency": max_concurrency, "num_warmups": num_warmups,
         "seed": seed, "goodput_slo_ms": dict(goodput_slo_ms) if goodput_slo_ms else None,
     }  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, "-c", _OUR_BENCH, json.dumps(args)], capture_output=True, text=True, timeout=timeout_s
-    )
-    if proc.returncode != 0 or not result_path.is_file():
-        last = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        raise RuntimeError(f"our benchmark client failed (exit {proc.returncode}):\n{last}")
-    return json.loads(result_path.read_text(encoding="utf-8"))
+    return _run_client(_OUR_BENCH, args, result_path, timeout_s, "our benchmark client")
 
 
 def compare(ours: Mapping[str, Any], theirs: Mapping[str, Any], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
