@@ -10,10 +10,11 @@ export TOKENIZERS_PARALLELISM := false
 export GENAI_LAB_BENCHMARKS := $(abspath $(BENCHMARKS))
 export VENV
 
-.PHONY: help setup test run lab labs labs-check lint unit notebooks lock sync-env clean app
+.PHONY: help setup test run lab labs labs-check lint typecheck unit integration e2e notebooks lock sync-env clean app
 
 help:
-	@echo "make test     set up what is missing, then run every test (lint, unit, labs, notebooks)"
+	@echo "make test     set up what is missing, then run every test (lint, types, unit, integration, e2e, notebooks)"
+	@echo "make unit     the fast tier only: no real model, server or browser (under a minute)"
 	@echo "make run      set up, then execute the whole course in full mode; results in build/"
 	@echo "make lab      open JupyterLab on the workbook"
 	@echo "make app      set up, then serve the capstone chat app on http://127.0.0.1:$(APP_PORT)"
@@ -25,7 +26,7 @@ help:
 setup:
 	@scripts/setup.sh
 
-test: setup lint labs-check unit notebooks
+test: setup lint typecheck labs-check unit integration e2e notebooks
 	@echo "make test: all checks passed."
 
 lint: setup
@@ -35,8 +36,19 @@ labs-check: setup
 	$(PY) -m genai_lab.cli labs --check
 	$(PY) scripts/sync_environment.py --check
 
+typecheck: setup
+	$(PY) -m mypy
+
+# Three tiers: unit (no real model, no server, no browser; under a minute), integration (real SmolLM2
+# and MiniLM, a real vLLM server, the KB rebuild, the labs), e2e (the app in a real browser).
 unit: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests/unit
+
+integration: setup
+	$(PY) -m pytest tests/integration
+
+e2e: setup
+	$(PY) -m pytest tests/e2e
 
 # nbval re-runs the lecture notebooks and the worked labs in fast mode and compares only the cells
 # marked `# NBVAL_CHECK_OUTPUT`; volatile output is normalised by .ci/nbval_sanitize.cfg.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -20,26 +22,41 @@ def full_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GENAI_LAB_FAST", raising=False)
 
 
-# ---- one real vLLM server for every test marked real_model that needs it -------------------------
-@pytest.fixture(scope="session")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real vLLM server on loopback, started once per test session (about 40 s on 2 idle cores)."""
-    from genai_lab.serving.server import VLLMServer
-
-    log = tmp_path_factory.mktemp("vllm") / "server.log"
-    server = VLLMServer(kv_cache_memory_bytes=128 * 1024**2, max_model_len=1024, log_path=log, startup_timeout=400)
-    with server:
-        pgid = os.getpgid(server.process.pid)
-        yield server
-    # Teardown: nothing of the server's process group may survive.
-    import psutil
-
-    left = [p.pid for p in psutil.process_iter() if _safe_pgid(p.pid) == pgid]
-    assert not left, f"orphaned vLLM processes: {left}"
+# ---- a keyword retriever over three chunks, for the chain's tests (unit and integration) ---------
+VOCAB = ["hub", "sensors", "battery", "years", "leave", "days", "price", "eur"]
 
 
-def _safe_pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
+class KeywordEmbeddings(Embeddings):
+    """A deterministic bag-of-words embedding over a tiny vocabulary."""
+
+    def _embed(self, text: str) -> list[float]:
+        words = text.lower().replace("?", " ").replace(".", " ").split()
+        vec = [float(sum(w.startswith(v) for w in words)) for v in VOCAB] + [0.01]
+        norm = sum(x * x for x in vec) ** 0.5
+        return [x / norm for x in vec]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._embed(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embed(text)
+
+
+CHUNKS = [
+    Document(page_content="The hub connects 64 sensors.", metadata={"source": "manual.pdf", "page": 1, "section": None}),
+    Document(page_content="The battery lasts 3 years.", metadata={"source": "s1.pdf", "page": 2, "section": None}),
+    Document(page_content="Employees get 27 days of leave.", metadata={"source": "leave.md", "page": None, "section": "Annual leave"}),
+]
+
+
+@pytest.fixture
+def chunks() -> list[Document]:
+    return list(CHUNKS)
+
+
+@pytest.fixture
+def retriever():
+    from genai_lab.rag.chain import build_vectorstore
+
+    store = build_vectorstore(CHUNKS, embedding=KeywordEmbeddings())
+    return store.as_retriever(search_kwargs={"k": 2})

@@ -139,3 +139,11 @@ def environment_report() -> dict[str, str]:
 def print_environment() -> None:
     for key, value in environment_report().items():
         print(f"{key:>22}: {value}")
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident memory of process ``pid`` (default: this one) in bytes, through ``psutil``: the one
+    way the package measures memory of a process (the app's /metrics, load tests, notebooks)."""
+    import psutil
+
+    return int(psutil.Process(pid).memory_info().rss)

@@ -84,12 +84,3 @@ def test_bad_input():
         embed_texts(["a", "b"], encoder=lambda t: np.ones((1, 4)), model_name="fake")
 
 
-@pytest.mark.real_model
-def test_minilm_semantics_and_cache():
-    texts = ["A cat sits on the mat.", "A kitten is sitting on a rug.", "Stock markets fell sharply."]
-    vecs = embed_texts(texts)
-    assert vecs.shape == (3, 384)
-    sims = vecs @ vecs.T
-    assert sims[0, 1] > sims[0, 2] + 0.3
-    assert cached_count() == 3
-    np.testing.assert_allclose(embed_texts(texts[:1]), vecs[:1])

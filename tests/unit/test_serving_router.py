@@ -25,7 +25,7 @@ from genai_lab.serving.router import (
     squash,
 )
 
-MANIFEST = Path(__file__).parent / "fixtures" / "kb" / "manifest.json"
+MANIFEST = Path(__file__).parents[1] / "fixtures" / "kb" / "manifest.json"
 LONG = "Please summarise the general history of bread baking. " * 4000  # ~200k characters
 
 # Each case must be classified confidential: it must never reach the external endpoint, even though

@@ -11,8 +11,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.fake_chat_models import (
     FakeListChatModel,
     GenericFakeChatModel,
@@ -24,7 +22,6 @@ from genai_lab.rag.chain import (
     build_plain_chain,
     build_rag_chain,
     build_rag_chain_with_sources,
-    build_vectorstore,
     cited_sources,
     contains_answer,
     evaluate_answers,
@@ -37,37 +34,6 @@ from genai_lab.rag.chain import (
 )
 from genai_lab.rag.llm import get_chat_model, openai_base_url, served_models
 
-VOCAB = ["hub", "sensors", "battery", "years", "leave", "days", "price", "eur"]
-
-
-class KeywordEmbeddings(Embeddings):
-    """A deterministic bag-of-words embedding over a tiny vocabulary."""
-
-    def _embed(self, text: str) -> list[float]:
-        words = text.lower().replace("?", " ").replace(".", " ").split()
-        vec = [float(sum(w.startswith(v) for w in words)) for v in VOCAB] + [0.01]
-        norm = sum(x * x for x in vec) ** 0.5
-        return [x / norm for x in vec]
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self._embed(t) for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._embed(text)
-
-
-CHUNKS = [
-    Document(page_content="The hub connects 64 sensors.", metadata={"source": "manual.pdf", "page": 1, "section": None}),
-    Document(page_content="The battery lasts 3 years.", metadata={"source": "s1.pdf", "page": 2, "section": None}),
-    Document(page_content="Employees get 27 days of leave.", metadata={"source": "leave.md", "page": None, "section": "Annual leave"}),
-]
-
-
-@pytest.fixture
-def retriever():
-    store = build_vectorstore(CHUNKS, embedding=KeywordEmbeddings())
-    return store.as_retriever(search_kwargs={"k": 2})
-
 
 def test_vectorstore_retrieves_by_similarity(retriever):
     docs = retriever.invoke("How many days of leave?")
@@ -75,8 +41,8 @@ def test_vectorstore_retrieves_by_similarity(retriever):
     assert len(docs) == 2
 
 
-def test_format_docs_numbers_and_labels_sources():
-    text = format_docs(CHUNKS[:2] + CHUNKS[2:])
+def test_format_docs_numbers_and_labels_sources(chunks):
+    text = format_docs(chunks[:2] + chunks[2:])
     assert text.startswith("[1] (manual.pdf, page 1)\nThe hub connects 64 sensors.")
     assert "[3] (leave.md, section Annual leave)" in text
 
@@ -159,9 +125,9 @@ def test_is_abstention(answer, expected):
     assert is_abstention(answer) is expected
 
 
-def test_cited_sources_ignores_out_of_range_numbers():
-    assert cited_sources("See [2] and [7].", CHUNKS) == {"s1.pdf"}
-    assert cited_sources("According to leave.md, 27 days.", CHUNKS) == {"leave.md"}
+def test_cited_sources_ignores_out_of_range_numbers(chunks):
+    assert cited_sources("See [2] and [7].", chunks) == {"s1.pdf"}
+    assert cited_sources("According to leave.md, 27 days.", chunks) == {"leave.md"}
 
 
 def test_stratified_sample_is_deterministic():
@@ -231,27 +197,3 @@ def test_factory_errors_name_the_fix(monkeypatch):
     assert openai_base_url("http://h:8000/v1") == "http://h:8000/v1"
 
 
-@pytest.mark.real_model
-def test_rag_chain_through_a_real_vllm_server(vllm_server, retriever):
-    """The vLLM path end to end: get_chat_model finds the served model, and the grounded chain
-    answers, streams the same text, and returns its retrieved sources."""
-    llm = get_chat_model("vllm", base_url=vllm_server.base_url, max_new_tokens=24)
-    assert llm.backend == "vllm"
-    assert served_models(vllm_server.base_url) == [llm.model_name]
-    result = build_rag_chain_with_sources(retriever, llm).invoke("How long does the battery last?")
-    assert [d.metadata["source"] for d in result["docs"]][0] == "s1.pdf"
-    assert isinstance(result["answer"], str) and result["answer"].strip()
-    pieces = []
-    streamed = stream_answer(build_rag_chain(retriever, llm), "How long does the battery last?", write=pieces.append)
-    assert len(pieces) > 1, "the vLLM server should stream more than one chunk"
-    assert streamed.strip() == result["answer"].strip()  # greedy decoding: the same answer both ways
-
-
-@pytest.mark.real_model
-def test_transformers_backend_is_the_fallback_and_streams():
-    llm = get_chat_model("auto", base_url="http://127.0.0.1:9", max_new_tokens=6)
-    assert llm.backend == "transformers"
-    answer = build_plain_chain(llm).invoke("What is the capital of France?")
-    assert isinstance(answer, str) and answer.strip()
-    pieces = list(build_plain_chain(llm).stream("What is the capital of France?"))
-    assert "".join(pieces).strip() == answer.strip()

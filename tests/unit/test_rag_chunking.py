@@ -15,7 +15,6 @@ from genai_lab.rag.chunking import (
     merge_by_source,
     split_by_characters,
     split_by_section,
-    split_by_tokens,
     split_markdown,
     split_recursive,
 )
@@ -60,33 +59,6 @@ def test_character_chunks_keep_metadata_and_ids():
     assert chunks[1].metadata["chunk_id"] == "a.md#Intro#1"
     assert chunks[1].page_content == TEXT[40:90]
     assert chunks[1].metadata["start_index"] == 40
-
-
-@pytest.mark.real_model
-def test_token_chunks_match_langchain_token_windows():
-    from langchain_text_splitters.base import Tokenizer, split_text_on_tokens
-
-    from genai_lab.rag.chunking import count_tokens, minilm_tokenizer
-
-    tok = minilm_tokenizer()
-    doc = Document(page_content=TEXT * 3, metadata={"source": "a.md"})
-    chunks = split_by_tokens([doc], 24, 4)
-    assert all(count_tokens(c.page_content) <= 24 for c in chunks)
-    assert chunks[0].page_content.startswith("Brightwater makes")  # original case kept
-    # LangChain's own token windows (what SentenceTransformersTokenTextSplitter runs), same tokenizer
-    reference = split_text_on_tokens(
-        text=doc.page_content,
-        tokenizer=Tokenizer(
-            chunk_overlap=4,
-            tokens_per_chunk=24,
-            decode=tok.decode,
-            encode=lambda t: tok.encode(t, add_special_tokens=False),
-        ),
-    )
-    assert len(chunks) == len(reference)
-    # the library decodes WordPiece ids (lower case, spaces around punctuation); compare letters only
-    squash = lambda s: "".join(ch for ch in s.lower() if ch.isalnum())  # noqa: E731
-    assert [squash(c.page_content) for c in chunks] == [squash(r) for r in reference]
 
 
 def test_recursive_respects_size_and_prefers_paragraphs():

@@ -194,7 +194,7 @@ def test_router_against_the_server_fails_closed(vllm_server: VLLMServer, tmp_pat
         sent.append(endpoint.name)
         return openai_transport(endpoint, messages, options)
 
-    policy = RouterPolicy.from_knowledge_base(Path(__file__).parent / "fixtures" / "kb" / "manifest.json")
+    policy = RouterPolicy.from_knowledge_base(Path(__file__).parents[1] / "fixtures" / "kb" / "manifest.json")
     dead = f"http://{LOOPBACK}:{free_port()}/v1"  # nothing listens there
     config = RouterConfig.from_mapping(
         {"internal": {"base_url": dead, "model": "smollm2"}, "external": {"base_url": vllm_server.base_url, "model": "smollm2"}}
