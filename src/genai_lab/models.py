@@ -19,14 +19,19 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from genai_lab.paths import cache_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from sentence_transformers import SentenceTransformer
-    from transformers import LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import (
+        BatchEncoding,
+        LlamaForCausalLM,
+        PreTrainedModel,
+        PreTrainedTokenizerBase,
+    )
 
 
 class ModelPackageMissing(ImportError):
@@ -124,9 +129,8 @@ def prepare_smollm2(force: bool = False, verbose: bool = False) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-        )
+        # Any: the quantizer fields cleared below are set by loading, not declared on the class.
+        model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # save_pretrained refuses a GGUF-backed model while it still carries the quantization config;
         # the weights are already dequantized to float32, so the config is only stale metadata.
         model.config.quantization_config = None
@@ -189,8 +193,9 @@ def load_smollm2(
     device = device or get_device()
     dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-    return model, tokenizer
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    model.to(device)  # type: ignore[arg-type]  # transformers wraps Module.to with functools.wraps
+    return model.eval(), tokenizer
 
 
 def load_minilm(device: str | None = None) -> SentenceTransformer:
@@ -217,14 +222,18 @@ def chat(
     if system:
         messages.append({"role": "system", "content": system})
     messages.append({"role": "user", "content": question})
-    inputs = tokenizer.apply_chat_template(
+    # return_dict=True: a BatchEncoding (the declared return type also covers the other modes)
+    encoded = cast("BatchEncoding", tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    ).to(model.device)
+    ))
+    inputs = encoded.to(model.device)
+    generate: Any = model.generate  # GenerationMixin's; PreTrainedModel's type does not declare it
     with torch.inference_mode():
-        out = model.generate(
+        out = generate(
             **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id
         )
-    return tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+    text = tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    return str(text).strip()
 
 
 def tiny_llama(

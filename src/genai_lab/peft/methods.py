@@ -128,17 +128,16 @@ def adapter_bytes(model: nn.Module, method: str) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if METHODS[method].source == "peft":
-            model.save_pretrained(tmp)
+            model.save_pretrained(tmp)  # type: ignore[operator]  # a PeftModel, typed as nn.Module
             return folder_bytes(tmp)
         return save_trainable(model, Path(tmp) / "adapter.safetensors")
 
 
 def _rss_mb() -> float:
-    """Current resident memory of this process in MB (Linux ``/proc/self/statm``)."""
-    import os
+    """Current resident memory of this process in MB (the package's one RSS measure)."""
+    from genai_lab.runtime import rss_bytes
 
-    with open("/proc/self/statm", encoding="ascii") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return rss_bytes() / 2**20
 
 
 def _probe(method: str, batch_size: int, seq_len: int, steps: int) -> dict[str, float]:
@@ -153,8 +152,8 @@ def _probe(method: str, batch_size: int, seq_len: int, steps: int) -> dict[str, 
     import torch
 
     torch.manual_seed(0)
-    model, tokenizer = load_classifier()
-    model = prepare(method, model, tokenizer)
+    base, tokenizer = load_classifier()
+    model = prepare(method, base, tokenizer)
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -14,13 +14,13 @@ Both wrap a Hugging Face causal-LM or sequence-classification model and follow `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
 if TYPE_CHECKING:  # pragma: no cover
-    from transformers import PreTrainedTokenizerBase
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def _check_virtual_tokens(n: int) -> None:
@@ -43,7 +43,7 @@ class PromptTuning(nn.Module):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: PreTrainedModel,
         num_virtual_tokens: int = 16,
         init_text: str | None = None,
         tokenizer: PreTrainedTokenizerBase | None = None,
@@ -53,7 +53,7 @@ class PromptTuning(nn.Module):
         _check_virtual_tokens(num_virtual_tokens)
         self.model = model
         self.num_virtual_tokens = num_virtual_tokens
-        embed = model.get_input_embeddings()
+        embed = cast(nn.Embedding, model.get_input_embeddings())
         for name, p in model.named_parameters():
             p.requires_grad_(any(t in name for t in trainable))
         if init_text is not None:
@@ -120,14 +120,14 @@ class PrefixTuning(nn.Module):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: PreTrainedModel,
         num_virtual_tokens: int = 16,
         projection_hidden: int | None = 512,
         trainable: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         _check_virtual_tokens(num_virtual_tokens)
-        cfg = model.config
+        cfg: Any = model.config  # a model-specific config class: read its fields untyped
         self.model = model
         self.num_virtual_tokens = num_virtual_tokens
         self.num_layers = cfg.num_hidden_layers

@@ -56,7 +56,8 @@ class TrainResult:
 
 
 def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
-    head, rest = [], []
+    head: list[nn.Parameter] = []
+    rest: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (head if any(h in name for h in config.head_names) else rest).append(p)
