@@ -1,0 +1,3 @@
+from genai_lab.search.service import main
+
+main()
