@@ -25,7 +25,7 @@ from genai_lab.serving.router import EXTERNAL, INTERNAL, Endpoint, Router, Route
 
 MANIFEST = Path(__file__).parents[1] / "fixtures" / "kb" / "manifest.json"
 PAGES = [
-    {"_id": "1", "title": "Vitamin D and bone health", "text": "Vitamin D supplements reduce fractures in older adults."},
+    {"_id": "1", "title": "Vitamin D and bone health", "text": "Vitamin D supplements reduce fractures."},
     {"_id": "2", "title": "Sleep and memory", "text": "Sleep consolidates memory after learning."},
     {"_id": "3", "title": "Coffee", "text": "Caffeine improves alertness for a few hours."},
 ]
