@@ -42,9 +42,9 @@ class SearchServer(VLLMServer):
 
     def queries(self) -> list[str]:
         """Every query the service received, from its own request log."""
-        from genai_lab.serving.router import AuditLog
+        from genai_lab.search.service import read_request_log
 
-        return [str(e["query"]) for e in AuditLog(self.request_log).entries()] if self.request_log else []
+        return [str(e["query"]) for e in read_request_log(self.request_log)] if self.request_log else []
 
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,16 +29,37 @@ def snippet(text: str, limit: int = 400) -> str:
     return cut + " …"
 
 
+def request_logger(path: str | Path) -> logging.Logger:
+    """A logger that appends one JSON object per line to ``path`` (flushed per record)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(f"genai_lab.search.requests.{path.resolve()}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+def read_request_log(path: str | Path) -> list[dict[str, Any]]:
+    """Every request the service logged, oldest first (an absent log: none)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def create_search_app(docs: Sequence[SearchDoc], log_path: str | Path) -> Any:
     """A FastAPI app serving BM25 search over ``docs``; each request is logged to ``log_path``."""
     from fastapi import FastAPI, HTTPException, Query
 
     from genai_lab.rag.bm25 import BM25Index
-    from genai_lab.serving.router import AuditLog
 
     index = BM25Index([d.id for d in docs], [f"{d.title}. {d.text}" for d in docs])
     by_id = {d.id: d for d in docs}
-    log = AuditLog(log_path)
+    log = request_logger(log_path)
     app = FastAPI(title="genai-lab search", docs_url=None, redoc_url=None)
 
     @app.get("/health")
@@ -48,8 +71,9 @@ def create_search_app(docs: Sequence[SearchDoc], log_path: str | Path) -> Any:
         if len(q) > MAX_QUERY_CHARS:
             raise HTTPException(413, f"Query of {len(q)} characters; the limit is {MAX_QUERY_CHARS}.")
         hits = index.search([q], k=k)[0]
-        log.append({"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"), "query": q,
-                    "k": k, "hits": [doc_id for doc_id, _ in hits]})
+        entry = {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"), "query": q, "k": k,
+                 "hits": [doc_id for doc_id, _ in hits]}
+        log.info(json.dumps(entry, ensure_ascii=False))
         results = [
             {"id": doc_id, "title": by_id[doc_id].title, "url": by_id[doc_id].url,
              "snippet": snippet(by_id[doc_id].text), "score": round(score, 4)}
