@@ -1,5 +1,5 @@
-"""The company knowledge base in data/kb meets its contract: size, variety, and a question set whose
-gold answers are where it says they are."""
+"""data/kb is exactly what scripts/build_kb.py renders from the sources in data/kb_src (PDFs included):
+the committed knowledge base is not stale, and the build is deterministic."""
 
 from __future__ import annotations
 

@@ -4,11 +4,14 @@ gold answers are where it says they are."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from genai_lab.paths import data_dir
+import pytest
+
+from genai_lab.paths import data_dir, repo_root
 from genai_lab.rag.chain import normalise
 from genai_lab.rag.loaders import load_documents, read_questions
 
@@ -120,3 +123,73 @@ def test_gold_sources_exist_and_hold_the_answer():
 def test_paths_are_inside_the_kb():
     for d in manifest()["documents"]:
         assert not Path(d["path"]).is_absolute() and ".." not in d["path"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The sources in data/kb_src and the build script's checks (no PDF is rendered here)
+# ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def build_kb():
+    """scripts/build_kb.py as a module (scripts/ is not a package)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("build_kb", repo_root() / "scripts" / "build_kb.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sources_give_the_committed_question_set_and_document_list():
+    kb = build_kb()
+    company, documents, spanning = kb.load_sources()
+    assert kb.collect_questions(documents, spanning) == read_questions(KB)
+    assert sorted(d.path for d in documents) == sorted(d["path"] for d in manifest()["documents"])
+    assert company["company"] == manifest()["company"]
+
+
+def _copy_sources(tmp_path: Path) -> Path:
+    src = tmp_path / "kb_src"
+    shutil.copytree(data_dir() / "kb_src", src)
+    return src
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("sales/price_list_2025.csv.yaml", "'349'", "349"), "quote numbers"),
+        (("policies/leave_policy.md", "classification: internal", "classification: secret"), "classification"),
+        (("policies/leave_policy.md", "id: q", "id: x"), "needs an id like"),
+        (("incidents/INC-2025-004.md", "severity: SEV2", "severity: SEV1"), "disagrees with the front matter"),
+        (("manuals/lumen_s1_manual.pdf.md", "|---|---|", "| a | b |"), "header rule"),
+        (("questions.yaml", "path: company/org_chart.json", "path: company/org.json"), "is not a document"),
+    ],
+)
+def test_a_malformed_source_gets_an_error_that_names_the_file_and_leaves_the_output(tmp_path, edit, message):
+    kb = build_kb()
+    src = _copy_sources(tmp_path)
+    name, old, new = edit
+    path = src / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    out = tmp_path / "kb"
+    out.mkdir()
+    (out / "keep.txt").write_text("old build", encoding="utf-8")
+    with pytest.raises(kb.KBSourceError, match=message):
+        kb.build(out, src)
+    assert (out / "keep.txt").exists(), "a failed build must not delete the previous output"
+
+
+def test_a_duplicate_question_id_is_refused(tmp_path):
+    kb = build_kb()
+    src = _copy_sources(tmp_path)
+    path = src / "policies" / "leave_policy.md"
+    first = read_questions(KB)[0]["id"]
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("- id: q", f"- id: {first}\n  question: Dup?\n  answer: x\n  section: y\n- id: q", 1),
+                    encoding="utf-8")
+    with pytest.raises(kb.KBSourceError, match=f"{first} is used twice"):
+        kb.build(tmp_path / "kb", src)
