@@ -114,3 +114,24 @@ def test_only_external_requests_reach_the_search(tmp_path):
     assert sent[0] == (INTERNAL, [{"role": "user", "content": secret}])
     system = sent[1][1][0]
     assert system["role"] == "system" and "[1] Sleep and memory" in system["content"]
+
+
+def test_uncited_answers_are_attributed_only_when_a_result_supports_them():
+    from genai_lab.search import attribute
+
+    results = [SearchResult("Coffee", "u1", "Caffeine improves alertness."),
+               SearchResult("Sleep and memory", "u2", "Sleep consolidates memory after learning.")]
+    assert attribute("Sleep consolidates memory.", results) == 2
+    assert attribute("Brazil won the World Cup.", results) is None
+    out = answer_with_search("q", FakeListChatModel(responses=["Sleep consolidates memory."]), _Fixed(results))
+    assert out["cited_by"] == "attribution" and [r.url for r in out["citations"]] == ["u2"]
+    out = answer_with_search("q", FakeListChatModel(responses=["Brazil won."]), _Fixed(results))
+    assert out["cited_by"] is None and out["citations"] == []
+
+
+class _Fixed:
+    def __init__(self, results: list[SearchResult]) -> None:
+        self.results = results
+
+    def search(self, query: str, k: int = 5) -> list[SearchResult]:
+        return self.results[:k]

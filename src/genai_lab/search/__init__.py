@@ -15,6 +15,7 @@ the router as a transport, so only a request the router sent outside can ever re
 from genai_lab.search.answer import (
     SEARCH_SYSTEM_PROMPT,
     answer_with_search,
+    attribute,
     cited_numbers,
     format_results,
     search_tool,
@@ -39,6 +40,7 @@ __all__ = [
     "SearchResult",
     "SearchServer",
     "answer_with_search",
+    "attribute",
     "cited_numbers",
     "format_results",
     "load_corpus",
