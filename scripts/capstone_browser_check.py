@@ -36,9 +36,12 @@ def shrink_png(path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fake", action="store_true", help="fake models (no screenshot for the README)")
-    parser.add_argument("--screenshot", type=Path, default=None, help="where to save it (default docs/capstone_screenshot.png)")
+    parser.add_argument(
+        "--screenshot", type=Path, default=None, help="where to save it (default docs/capstone_screenshot.png)"
+    )
     args = parser.parse_args(argv)
-    shot = args.screenshot or (build_dir() / "capstone_screenshot_fake.png" if args.fake else repo_root() / "docs" / "capstone_screenshot.png")
+    default = build_dir() / "capstone_screenshot_fake.png" if args.fake else None
+    shot = args.screenshot or default or repo_root() / "docs" / "capstone_screenshot.png"
 
     from playwright.sync_api import sync_playwright
 

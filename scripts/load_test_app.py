@@ -29,7 +29,7 @@ from genai_lab.paths import build_dir, data_dir
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("-n", "--requests", type=int, default=None, help="requests to send (default 200; 24 with --fast)")
+    parser.add_argument("-n", "--requests", type=int, default=None, help="requests (default 200; 24 with --fast)")
     parser.add_argument("-c", "--concurrency", type=int, default=8)
     parser.add_argument("--fast", action="store_true", help="24 requests")
     parser.add_argument("--fake", action="store_true", help="fake models (checks the plumbing in seconds)")
@@ -38,15 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = args.requests or (24 if args.fast else 200)
 
-    questions = [json.loads(line)["question"] for line in (data_dir() / "kb" / "questions.jsonl").read_text().splitlines() if line.strip()]
+    lines = (data_dir() / "kb" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
     service_args = ["--fake"] if args.fake else ["--max-new-tokens", str(args.max_new_tokens)]
     print(f"starting the service ({'fake' if args.fake else 'real SmolLM2'} models)...", flush=True)
     with AppProcess(service_args) as app:
-        print(f"service up at {app.url} (pid {app.pid}): {app.health['models']['internal']}; limits {app.health['limits']}")
+        health = app.health
+        print(f"service up at {app.url} (pid {app.pid}): {health['models']['internal']}; limits {health['limits']}")
         warm = time.perf_counter()
         ask(app.url, questions[0])  # warm-up: first-call costs (threads, caches) are not load
         print(f"warm-up request: {time.perf_counter() - warm:.1f} s; now {n} requests at {args.concurrency} concurrent")
-        report = run_load(app.url, questions, n=n, concurrency=args.concurrency, time_limit_s=args.time_limit, pid=app.pid, progress=True)
+        report = run_load(
+            app.url, questions, n=n, concurrency=args.concurrency, time_limit_s=args.time_limit, pid=app.pid,
+            progress=True,
+        )  # fmt: skip
     print(report.summary())
     if report.lost_reasons:
         print("lost:", *report.lost_reasons, sep="\n  ")

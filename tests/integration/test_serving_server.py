@@ -133,20 +133,22 @@ def test_server_answers_chat_and_streams(vllm_server: VLLMServer) -> None:
     import openai
     import psutil
 
+    leader = psutil.Process(vllm_server.process.pid)
     listening = [
         c.laddr
-        for p in psutil.Process(vllm_server.process.pid).children(recursive=True) + [psutil.Process(vllm_server.process.pid)]
+        for p in [leader, *leader.children(recursive=True)]
         for c in p.net_connections(kind="tcp")
         if c.status == psutil.CONN_LISTEN and c.laddr.port == vllm_server.port
     ]
     assert listening and all(addr.ip == LOOPBACK for addr in listening)
     client = openai.OpenAI(base_url=vllm_server.base_url, api_key="EMPTY", max_retries=0)
-    reply = client.chat.completions.create(
-        model="smollm2", messages=[{"role": "user", "content": "What is the capital of France?"}], max_tokens=12, temperature=0
-    )
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+    reply = client.chat.completions.create(model="smollm2", messages=question, max_tokens=12, temperature=0)
     assert "paris" in reply.choices[0].message.content.lower()
     chunks = list(
-        client.completions.create(model="smollm2", prompt="One, two, three,", max_tokens=6, stream=True, extra_body={"ignore_eos": True})
+        client.completions.create(
+            model="smollm2", prompt="One, two, three,", max_tokens=6, stream=True, extra_body={"ignore_eos": True}
+        )
     )
     assert sum(bool(c.choices and c.choices[0].text) for c in chunks) >= 5
 
@@ -159,7 +161,9 @@ def test_benchmark_client_against_the_server(vllm_server: VLLMServer) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(vllm_server.model)
     requests = random_requests(tokenizer, 4, input_len=16, output_len=8, seed=0)
-    result = run_benchmark(vllm_server.base_url, "smollm2", requests, request_rate=math.inf, num_warmups=1, max_concurrency=2)
+    result = run_benchmark(
+        vllm_server.base_url, "smollm2", requests, request_rate=math.inf, num_warmups=1, max_concurrency=2
+    )
     assert result["completed"] == 4 and result["failed"] == 0
     assert result["total_output_tokens"] == 32  # ignore_eos: exactly output_len each
     assert result["mean_ttft_ms"] > 0 and result["mean_tpot_ms"] > 0 and result["output_throughput"] > 0
@@ -176,6 +180,26 @@ def test_benchmark_client_in_its_own_process(vllm_server: VLLMServer, tmp_path: 
     assert (tmp_path / "ours.json").is_file() and result["request_goodput"] > 0
     with pytest.raises(RuntimeError, match="our benchmark client failed"):
         run_benchmark_subprocess("http://127.0.0.1:9/v1", "smollm2", "/no/such/tokenizer", 1, 4, 2, tmp_path / "x.json")
+
+
+@pytest.mark.real_model
+def test_both_clients_agree_as_subprocesses(vllm_server: VLLMServer, tmp_path: Path) -> None:
+    """``python -m genai_lab.serving.bench vllm ...`` runs vLLM's benchmark; same workload shape as ours."""
+    from genai_lab.serving.bench import run_vllm_bench
+
+    theirs = run_vllm_bench(vllm_server.base_url, "smollm2", vllm_server.model, 3, 16, 5, tmp_path / "vllm.json",
+                            log_path=tmp_path / "vllm.log")  # fmt: skip
+    assert theirs["completed"] == 3 and theirs["total_output_tokens"] == 15
+    assert theirs["mean_tpot_ms"] > 0 and "p99_itl_ms" in theirs
+    assert (tmp_path / "vllm.log").stat().st_size > 0
+
+
+@pytest.mark.real_model
+def test_the_kv_cache_line_of_the_log(vllm_server: VLLMServer) -> None:
+    kv = vllm_server.kv_cache()
+    # 128 MiB at 46,080 bytes per token (float32 SmolLM2), rounded down to whole blocks
+    assert 2000 < kv.tokens <= 128 * 1024**2 // 46_080
+    assert kv.tokens_per_request == 1024 and kv.max_concurrency == pytest.approx(kv.tokens / 1024, abs=0.01)
 
 
 @pytest.mark.real_model
@@ -196,9 +220,10 @@ def test_router_against_the_server_fails_closed(vllm_server: VLLMServer, tmp_pat
 
     policy = RouterPolicy.from_knowledge_base(Path(__file__).parents[1] / "fixtures" / "kb" / "manifest.json")
     dead = f"http://{LOOPBACK}:{free_port()}/v1"  # nothing listens there
-    config = RouterConfig.from_mapping(
-        {"internal": {"base_url": dead, "model": "smollm2"}, "external": {"base_url": vllm_server.base_url, "model": "smollm2"}}
-    )
+    config = RouterConfig.from_mapping({
+        "internal": {"base_url": dead, "model": "smollm2"},
+        "external": {"base_url": vllm_server.base_url, "model": "smollm2"},
+    })  # fmt: skip
     router = Router(policy, config, tmp_path / "audit.jsonl", transport=transport)
     answer = router.complete("What is the latest news about the weather today?", max_tokens=8)
     assert answer.endpoint == "external" and answer.text

@@ -12,9 +12,11 @@ from genai_lab.serving.bench import (
     RequestRecord,
     arrival_times,
     compute_metrics,
+    format_table,
     random_requests,
     record_from_timestamps,
     sharegpt_like_lengths,
+    sharegpt_like_requests,
 )
 
 
@@ -104,13 +106,30 @@ def test_random_requests_have_set_lengths(tiny_tokenizer) -> None:
         random_requests(tiny_tokenizer, 0, 32, 16)
 
 
-def test_sharegpt_like_lengths_are_heavy_tailed() -> None:
-    lengths = sharegpt_like_lengths(2000, seed=0)
-    ins = np.array([i for i, _ in lengths])
-    outs = np.array([o for _, o in lengths])
-    assert 80 <= np.median(ins) <= 120 and 170 <= np.median(outs) <= 230
-    assert np.mean(ins) > np.median(ins)  # right-skewed
-    assert ins.min() >= 4 and ins.max() <= 1024 and outs.max() <= 512
+def test_sharegpt_like_requests_follow_the_one_length_distribution(tiny_tokenizer) -> None:
+    # bench re-exports kv_cache's sampler: one ShareGPT-like distribution in the package, not two.
+    from genai_lab.serving import kv_cache
+
+    assert sharegpt_like_lengths is kv_cache.sharegpt_like_lengths
+    reqs = sharegpt_like_requests(tiny_tokenizer, 40, seed=3, max_len=256)
+    prompt_lens, output_lens = kv_cache.sharegpt_like_lengths(40, seed=3, max_len=256)
+    assert [r.expected_output_len for r in reqs] == output_lens.tolist()
+    for r, want in zip(reqs, prompt_lens.tolist(), strict=True):
+        assert r.prompt_len == len(tiny_tokenizer(r.prompt, add_special_tokens=False).input_ids)
+        assert want - 4 <= r.prompt_len <= want  # re-encoding may merge a few tokens, never add
+        assert r.prompt_len + r.expected_output_len <= 256
+    assert len({r.prompt_len for r in reqs}) > 10  # heavy-tailed, not one length
+    with pytest.raises(ValueError, match="max_model_len"):
+        sharegpt_like_requests(tiny_tokenizer, 2, max_len=1)
+
+
+def test_format_table_is_the_packages_table_printer() -> None:
+    from genai_lab.tables import markdown_table
+
+    rows = [{"rate": 1.0, "tok_s": 1234.567}, {"rate": math.inf, "tok_s": 2.0}]
+    text = format_table(rows, digits=1)
+    assert text == markdown_table(rows, floatfmt=",.1f")
+    assert "1,234.6" in text and "inf" in text
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Talk to the service from Python, and run it in the background.
 
-- :func:`stream_chat` yields the Server-Sent Events of one ``POST /api/chat`` as ``(event, data)``;
-  :func:`ask` collects them into a :class:`ChatResult`; :func:`add_document` adds a document.
+- :func:`stream_chat` yields the Server-Sent Events of one ``POST /api/chat`` as ``(event, data)``
+  (read with ``httpx-sse``: :func:`sse_events`); :func:`ask` collects them into a
+  :class:`ChatResult`; :func:`add_document` adds a document.
 - :class:`AppProcess` runs ``python -m genai_lab.app`` as a managed subprocess on a free loopback
   port (notebooks, the load test): ``with AppProcess() as app: ask(app.url, "...")``. It is stopped
   on exit, on error, and when this process dies.
@@ -13,20 +14,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genai_lab.serving.server import LOOPBACK, free_port, tail
+from genai_lab.serving.server import LOOPBACK, child_preexec, free_port, stop_process_group, tail
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
 
 JSON_HEADERS = {"content-type": "application/json"}
+SSE_HEADERS = {"content-type": "text/event-stream"}
 
 
 class ServiceError(RuntimeError):
@@ -50,49 +54,61 @@ class ChatResult:
     events: list[str] = field(default_factory=list)
 
 
-def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    name, data = "message", []
-    for line in lines:
-        line = line.rstrip("\r")
-        if not line:
-            if data:
-                yield name, json.loads("\n".join(data))
-            name, data = "message", []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    if data:
-        yield name, json.loads("\n".join(data))
+def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The ``(event, data)`` pairs of a Server-Sent Events response, read with ``httpx-sse``; ``data``
+    is parsed as JSON. Works on a streamed response and on a read one (FastAPI's ``TestClient``).
+    Events without data (keep-alives) are skipped, as the SSE specification says to."""
+    from httpx_sse import EventSource
+
+    for sse in EventSource(response).iter_sse():
+        if sse.data:
+            yield sse.event or "message", json.loads(sse.data)
+
+
+def _parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """:func:`sse_events` of a stream given as its text lines (kept for older tests)."""
+    import httpx
+
+    body = "".join(line + "\n" for line in lines).encode("utf-8")
+    yield from sse_events(httpx.Response(200, headers=SSE_HEADERS, content=body))
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The service's ``message`` from an error body, else the body's text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    return str(body.get("message", response.text)) if isinstance(body, dict) else response.text
 
 
 def stream_chat(
-    url: str, question: str, adapter: str | None = None, timeout: float = 300.0, client: Any = None
+    url: str, question: str, adapter: str | None = None, timeout: float = 300.0, client: httpx.Client | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """The events of one chat request: ``("route", {...})``, ``("token", {"text"})``, ...,
     ``("done", {...})`` or ``("error", {"message"})``. Raises :class:`ServiceError` on a 4xx/5xx."""
     import httpx
+    from httpx_sse import connect_sse
 
     own = client is None
     client = client or httpx.Client(timeout=timeout)
     try:
         # json.dumps escapes non-ASCII (ensure_ascii), so even a lone surrogate can be sent.
         body = json.dumps({"question": question, "adapter": adapter}).encode("ascii")
-        with client.stream("POST", f"{url.rstrip('/')}/api/chat", content=body, headers=JSON_HEADERS) as response:
-            if response.status_code != 200:
-                response.read()
-                try:
-                    message = response.json().get("message", response.text)
-                except ValueError:
-                    message = response.text
-                raise ServiceError(response.status_code, message)
-            yield from _parse_sse(response.iter_lines())
+        chat = f"{url.rstrip('/')}/api/chat"
+        with connect_sse(client, "POST", chat, content=body, headers=dict(JSON_HEADERS)) as source:
+            if source.response.status_code != 200:
+                source.response.read()
+                raise ServiceError(source.response.status_code, _error_message(source.response))
+            yield from sse_events(source.response)
     finally:
         if own:
             client.close()
 
 
-def ask(url: str, question: str, adapter: str | None = None, timeout: float = 300.0, client: Any = None) -> ChatResult:
+def ask(
+    url: str, question: str, adapter: str | None = None, timeout: float = 300.0, client: httpx.Client | None = None
+) -> ChatResult:
     """Send one question and collect the streamed events into a :class:`ChatResult`."""
     result = ChatResult()
     for name, data in stream_chat(url, question, adapter, timeout, client):
@@ -118,17 +134,23 @@ def add_document(url: str, title: str, text: str, source: str | None = None, tim
     body = json.dumps({"title": title, "text": text, "source": source}).encode("ascii")
     response = httpx.post(f"{url.rstrip('/')}/api/documents", content=body, headers=JSON_HEADERS, timeout=timeout)
     if response.status_code != 201:
-        raise ServiceError(response.status_code, response.json().get("message", response.text))
-    return response.json()
+        raise ServiceError(response.status_code, _error_message(response))
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def get_json(url: str, path: str, timeout: float = 10.0) -> dict[str, Any]:
+    """``GET url + path`` as JSON; raises :class:`ServiceError` unless the service answers 200."""
     import httpx
 
-    return httpx.get(f"{url.rstrip('/')}{path}", timeout=timeout).json()
+    response = httpx.get(f"{url.rstrip('/')}{path}", timeout=timeout)
+    if response.status_code != 200:
+        raise ServiceError(response.status_code, _error_message(response))
+    result: dict[str, Any] = response.json()
+    return result
 
 
-def wait_healthy(url: str, timeout: float = 300.0, process: subprocess.Popen | None = None) -> dict[str, Any]:
+def wait_healthy(url: str, timeout: float = 300.0, process: subprocess.Popen[bytes] | None = None) -> dict[str, Any]:
     """Poll ``/healthz`` until it answers (or ``timeout`` s pass, or ``process`` exits)."""
     import httpx
 
@@ -139,7 +161,8 @@ def wait_healthy(url: str, timeout: float = 300.0, process: subprocess.Popen | N
         with contextlib.suppress(httpx.HTTPError):
             response = httpx.get(f"{url}/healthz", timeout=2.0)
             if response.status_code == 200:
-                return response.json()
+                health: dict[str, Any] = response.json()
+                return health
         time.sleep(0.3)
     raise TimeoutError(f"The service at {url} did not become healthy within {timeout:.0f} s.")
 
@@ -150,24 +173,32 @@ class AppProcess:
     ``args`` are extra command-line options (``["--fake"]``, ``["--max-new-tokens", "32"]``); the
     log goes to a temporary file whose tail is shown if the start fails."""
 
-    def __init__(self, args: Sequence[str] = (), port: int | None = None, startup_timeout: float = 600.0, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        port: int | None = None,
+        startup_timeout: float = 600.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.args = list(args)
         self.startup_timeout = startup_timeout
         self.env = {**os.environ, **(env or {})}
-        self.process: subprocess.Popen | None = None
-        self.log = Path(tempfile.mkstemp(prefix="genai-lab-app-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+        fd, name = tempfile.mkstemp(prefix="genai-lab-app-", suffix=".log")
+        os.close(fd)
+        self.log = Path(name)
         self.health: dict[str, Any] = {}
 
     def start(self) -> AppProcess:
-        from genai_lab.serving.server import _set_parent_death_signal
-
+        """Start the service and wait until ``/healthz`` answers; on failure the error ends with the
+        tail of the service's log."""
         cmd = [sys.executable, "-m", "genai_lab.app", "--port", str(self.port), *self.args]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
-                preexec_fn=_set_parent_death_signal,
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+                start_new_session=True, preexec_fn=child_preexec(),
             )  # fmt: skip
         try:
             self.health = wait_healthy(self.url, self.startup_timeout, self.process)
@@ -183,16 +214,8 @@ class AppProcess:
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the service's process group, then SIGKILL if it has not exited in ``timeout`` s."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        if proc is not None:
+            stop_process_group(proc, timeout)
 
     def __enter__(self) -> AppProcess:
         return self.start()

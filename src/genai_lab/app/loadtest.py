@@ -21,10 +21,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
-from genai_lab.app.metrics import percentile
+from genai_lab.numeric import percentile
 
 
 @dataclass
@@ -47,16 +46,17 @@ class LoadReport:
     statuses: dict[str, int] = field(default_factory=dict)
     lost_reasons: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def summary(self) -> str:
-        rss = (
-            f"; service RSS {self.rss_before_mb:.0f} MB before, {self.rss_after_mb:.0f} MB after, peak {self.rss_peak_mb:.0f} MB"
-            if self.rss_before_mb is not None and self.rss_after_mb is not None and self.rss_peak_mb is not None
-            else ""
-        )
-        lat = f"p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms" if self.p50_ms is not None and self.p99_ms is not None else "no answers"
+        """One line: the outcomes, the latency percentiles and the service's memory."""
+        rss = ""
+        if self.rss_before_mb is not None and self.rss_after_mb is not None and self.rss_peak_mb is not None:
+            rss = (
+                f"; service RSS {self.rss_before_mb:.0f} MB before, {self.rss_after_mb:.0f} MB after, "
+                f"peak {self.rss_peak_mb:.0f} MB"
+            )
+        lat = "no answers"
+        if self.p50_ms is not None and self.p99_ms is not None:
+            lat = f"p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms"
         return (
             f"{self.requests} requests at {self.concurrency} concurrent in {self.wall_s:.1f} s: "
             f"{self.answered} answered, {self.rejected} rejected, {self.failed} failed, {self.lost} lost, "
@@ -65,15 +65,20 @@ class LoadReport:
 
 
 def _rss_mb(pid: int | None, url: str) -> float | None:
+    """The service's resident memory in MiB: :func:`genai_lab.runtime.rss_bytes` of ``pid`` when it is
+    a process of this machine, else the ``rss_bytes`` that its ``/metrics`` reports. ``None`` when the
+    service cannot be asked any more (it has exited, or stopped answering)."""
+    import httpx
+    import psutil
+
+    from genai_lab.app.client import ServiceError, get_json
+    from genai_lab.runtime import rss_bytes
+
     try:
         if pid is not None:
-            import psutil
-
-            return psutil.Process(pid).memory_info().rss / 2**20
-        from genai_lab.app.client import get_json
-
-        return get_json(url, "/metrics")["rss_bytes"] / 2**20
-    except Exception:
+            return rss_bytes(pid) / 2**20
+        return float(get_json(url, "/metrics")["rss_bytes"]) / 2**20
+    except (psutil.Error, httpx.HTTPError, ServiceError):
         return None
 
 

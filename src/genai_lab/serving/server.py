@@ -20,7 +20,11 @@ What the manager guarantees:
   default here is 256 MiB (``kv_cache_memory_bytes``).
 
 The server is started with ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`` console
-script is not needed).
+script is not needed). :func:`kv_cache_lines` (and :meth:`VLLMServer.kv_cache`) read back from its log
+how many tokens of KV cache vLLM allocated and how many maximum-length requests fit at once.
+
+:func:`child_preexec` and :func:`stop_process_group` are the process plumbing, shared with
+:class:`genai_lab.app.client.AppProcess`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -38,7 +43,8 @@ import time
 import urllib.error
 import urllib.request
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -72,7 +78,7 @@ def tail(path: Path | str, lines: int = 30) -> str:
 
 
 def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux only: ask the kernel to SIGTERM the server if the Python process that started it dies."""
+    """Linux only: ask the kernel to SIGTERM the child if the Python process that started it dies."""
     try:
         import ctypes
 
@@ -80,6 +86,82 @@ def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child 
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
     except OSError:
         pass
+
+
+def child_preexec() -> Callable[[], None] | None:
+    """The ``preexec_fn`` for a managed child process: the parent-death signal, on Linux and from the
+    main thread only. The kernel sends that signal when the *thread* that started the child exits, so
+    a child started from a worker thread (a thread pool) would die with the thread."""
+    if sys.platform == "linux" and threading.current_thread() is threading.main_thread():
+        return _set_parent_death_signal
+    return None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover
+        return True
+    return True
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Terminate the process group that ``process`` leads (it was started with
+    ``start_new_session=True``): SIGTERM, then SIGKILL after ``grace`` seconds; then wait until no
+    member of the group is left, since the leader may exit before its children."""
+    try:
+        pgid = os.getpgid(process.pid)
+    except ProcessLookupError:
+        pgid = None
+    if pgid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        if pgid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        process.wait(timeout=10)
+    if pgid is not None:
+        deadline = time.monotonic() + grace
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+# vLLM logs, once per engine start: "<device> KV cache size: 5,760 tokens, Maximum concurrency for
+# 1,024 tokens per request: 5.62x" (vllm/v1/core/kv_cache_utils.py).
+_KV_CACHE_LINE = re.compile(
+    r"KV cache size: ([\d,]+) tokens, Maximum concurrency for ([\d,]+) tokens per request: ([\d.]+)x"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class KVCacheLine:
+    """vLLM's start-up report of its KV cache: ``tokens`` slots in all, enough for
+    ``max_concurrency`` requests of ``tokens_per_request`` (the maximum model length) at once."""
+
+    tokens: int
+    tokens_per_request: int
+    max_concurrency: float
+    line: str
+
+
+def kv_cache_lines(log_text: str) -> list[KVCacheLine]:
+    """Every KV-cache report in a vLLM log, in order (one per engine start; colour codes removed)."""
+    found = []
+    for raw in log_text.splitlines():
+        line = _ANSI.sub("", raw).strip()
+        if m := _KV_CACHE_LINE.search(line):
+            tokens, per_request, concurrency = m.groups()
+            number = int(tokens.replace(",", ""))
+            found.append(KVCacheLine(number, int(per_request.replace(",", "")), float(concurrency), line))
+    return found
 
 
 class VLLMServer:
@@ -202,7 +284,19 @@ class VLLMServer:
             return False
 
     def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` lines of the server's log ('' before the first launch)."""
         return tail(self.log_path, lines) if self.log_path is not None else ""
+
+    def kv_cache(self) -> KVCacheLine:
+        """The KV cache this server's engine allocated, from its log (the latest start's report)."""
+        log = self.log_path
+        found = kv_cache_lines(log.read_text(encoding="utf-8", errors="replace")) if log and log.is_file() else []
+        if not found:
+            raise RuntimeError(
+                f"No 'KV cache size' line in the server's log ({self.log_path}): vLLM writes it at INFO "
+                "level once the engine is up. Call start() first, and do not set VLLM_LOGGING_LEVEL above INFO."
+            )
+        return found[-1]
 
     def launch(self) -> VLLMServer:
         """Start the process and return at once; :meth:`wait_ready` waits for it. Launch several
@@ -225,11 +319,7 @@ class VLLMServer:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # its own process group: stop() takes the children too
-                # The kernel sends the parent-death signal when the *thread* that started the child
-                # exits, so only ask for it from the main thread (a worker thread would kill the server).
-                preexec_fn=_set_parent_death_signal
-                if sys.platform == "linux" and threading.current_thread() is threading.main_thread()
-                else None,
+                preexec_fn=child_preexec(),
             )
         _LIVE.add(self)
         return self
@@ -275,29 +365,8 @@ class VLLMServer:
         Safe to call twice, and after a failed start."""
         process, self.process = self.process, None
         _LIVE.discard(self)
-        if process is None:
-            return
-        try:
-            pgid = os.getpgid(process.pid)
-        except ProcessLookupError:
-            pgid = None
-        if pgid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            if pgid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, signal.SIGKILL)
-            process.wait(timeout=10)
-        # The leader may exit before its children: make sure nothing of the group survives.
-        if pgid is not None:
-            deadline = time.monotonic() + grace
-            while _group_alive(pgid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
+        if process is not None:
+            stop_process_group(process, grace)
 
     def __enter__(self) -> VLLMServer:
         return self.start()
@@ -314,16 +383,6 @@ class VLLMServer:
         state = "running" if self.is_running() else "stopped"
         where = f"{self.url}" if self.port is not None else "no port yet"
         return f"VLLMServer({self.served_model_name!r}, {where}, {state}, log={self.log_path})"
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover
-        return True
-    return True
 
 
 @atexit.register
