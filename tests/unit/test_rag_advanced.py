@@ -194,3 +194,13 @@ def test_cached_llm_saves_each_chunk(tmp_path):
     again = CachedLLM(BatchLLM(), "fake", path=tmp_path / "llm.sqlite", chunk=2)
     assert again.batch(["Summarise a", "Summarise b", "Summarise c"]) == ["A summary."] * 3
     assert again.hits == 2 and again.misses == 1  # the first chunk survived
+
+
+def test_cached_llm_is_keyed_by_model_name(tmp_path):
+    first = CountingLLM(lambda p: "from model one")
+    second = CountingLLM(lambda p: "from model two")
+    assert CachedLLM(first, "model-one", path=tmp_path / "llm.sqlite")("Summarise x") == "from model one"
+    # the same prompt, the same file, another model name: a miss, never the other model's answer
+    assert CachedLLM(second, "model-two", path=tmp_path / "llm.sqlite")("Summarise x") == "from model two"
+    assert first.calls == second.calls == 1
+    assert CachedLLM(first, "model-one", path=tmp_path / "llm.sqlite").lookup("Summarise x") == "from model one"

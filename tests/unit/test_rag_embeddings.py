@@ -84,3 +84,33 @@ def test_bad_input():
         embed_texts(["a", "b"], encoder=lambda t: np.ones((1, 4)), model_name="fake")
 
 
+
+
+def _embed_in_process(args):
+    """Run in a child process: embed a block of texts of its own plus a block shared with the others."""
+    cache, worker = args
+    import os
+
+    os.environ["GENAI_LAB_CACHE"] = cache
+    texts = [f"text {worker}-{i}" for i in range(40)] + [f"shared {i}" for i in range(40)]
+    return embed_texts(texts, encoder=CountingEncoder(), model_name="fake").shape
+
+
+def test_several_processes_share_one_cache(tmp_path):
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(3) as pool:
+        shapes = pool.map(_embed_in_process, [(str(tmp_path), w) for w in range(3)])
+    assert shapes == [(80, 8)] * 3  # no "database is locked", no lost write
+    assert cached_count("fake") == 3 * 40 + 40
+
+
+def test_cache_is_langchains_cache_backed_embeddings(tmp_path):
+    from langchain_community.storage import SQLStore
+
+    from genai_lab.rag.sqlite_store import sqlite_engine
+
+    embed_texts(["alpha"], encoder=CountingEncoder(), model_name="fake")
+    store = SQLStore(namespace="fake", engine=sqlite_engine(embeddings.cache_path("fake")))
+    keys = list(store.yield_keys())
+    assert keys == [f"fake:{embeddings.text_key('alpha')}"]  # namespace = model name, key = SHA-256

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from genai_lab.rag.fusion import reciprocal_rank_fusion, rrf_scores
+from genai_lab.rag.fusion import minmax_run, reciprocal_rank_fusion, rrf_run, rrf_scores
 
 
 def test_hand_made_rankings():
@@ -88,3 +88,27 @@ def test_minmax_fusion_edge_cases():
         minmax_fusion([["a", "b"]])
     with pytest.raises(ValueError, match="one per list"):
         minmax_fusion([[("a", 1.0)]], weights=[1.0, 2.0])
+
+
+def test_rrf_run_fuses_whole_runs_query_by_query():
+    bm25 = {"q1": ["a", "b", "c"], "q2": ["x", "y"]}
+    dense = {"q1": ["b", "c", "d"], "q2": ["y", "z"]}
+    fused = rrf_run([bm25, dense], depth=3)
+    assert fused == {
+        "q1": reciprocal_rank_fusion([bm25["q1"], dense["q1"]], top_n=3),
+        "q2": reciprocal_rank_fusion([bm25["q2"], dense["q2"]], top_n=3),
+    }
+    assert fused["q1"] == ["b", "c", "a"]
+    assert rrf_run([bm25, dense], weights=[1.0, 0.0], depth=3)["q1"] == ["a", "b", "c"]  # weight 0: BM25 alone
+    assert rrf_run([bm25], depth=1) == {"q1": ["a"], "q2": ["x"]}  # depth cuts inputs and output
+
+
+def test_minmax_run_and_run_checks():
+    bm25 = {"q": [("a", 10.0), ("b", 0.0)]}
+    dense = {"q": [("b", 0.9), ("a", 0.1)]}
+    assert minmax_run([bm25, dense], [0.7, 0.3]) == {"q": ["a", "b"]}
+    assert minmax_run([bm25, dense], [0.3, 0.7]) == {"q": ["b", "a"]}
+    with pytest.raises(ValueError, match="same queries"):
+        rrf_run([{"q1": ["a"]}, {"q2": ["a"]}])
+    with pytest.raises(TypeError, match="list of runs"):
+        rrf_run({"q1": ["a"]})

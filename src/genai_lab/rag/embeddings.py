@@ -1,10 +1,12 @@
 """Sentence embeddings with a disk cache, so that no notebook or test embeds the same text twice.
 
 Embedding SciFact's 5,183 abstracts with all-MiniLM-L6-v2 takes about five minutes on two CPU
-cores; with the cache the second call takes well under a second. The cache is one SQLite file per
-model under ``genai_lab.paths.cache_dir()/embeddings/``, keyed by the SHA-256 of the text, and it
-is safe for several processes at once (SQLite locking; every block is committed as soon as it is
-embedded, so an interrupted run keeps what it finished)::
+cores; with the cache the second call takes a second or two. The cache is LangChain's
+``CacheBackedEmbeddings`` over a ``SQLStore``: one SQLite file per model under
+``genai_lab.paths.cache_dir()/embeddings/``, namespaced by the model name and keyed by the SHA-256 of
+the text. It is safe for several processes at once (the engine of
+:func:`genai_lab.rag.sqlite_store.sqlite_engine`), and every block is committed as soon as it is
+embedded, so an interrupted run keeps what it finished::
 
     from genai_lab.rag.embeddings import embed_texts
     vectors = embed_texts(["What is RAG?", "Retrieval-augmented generation"])  # (2, 384) float32
@@ -14,20 +16,20 @@ Vectors are L2-normalised float32, so the inner product is the cosine similarity
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import re
-import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from genai_lab.paths import cache_dir
+from genai_lab.rag.sqlite_store import check_cache_name, sqlite_engine
 
 if TYPE_CHECKING:  # pragma: no cover
+    from langchain_classic.embeddings import CacheBackedEmbeddings
+    from langchain_community.storage import SQLStore
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -49,53 +51,65 @@ def default_model_name() -> str:
 
 
 def text_key(text: str) -> str:
-    """The cache key of one text: SHA-256 of its UTF-8 bytes."""
+    """The hash of one text inside the cache: SHA-256 of its UTF-8 bytes (the store prefixes it with
+    the model name)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def cache_path(model_name: str) -> Path:
     """The SQLite file holding ``model_name``'s cached vectors."""
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", model_name):
-        raise ValueError(
-            f"model_name {model_name!r} must be a plain name like 'all-MiniLM-L6-v2-len256'."
-        )
-    folder = cache_dir() / "embeddings"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{model_name}.sqlite"
+    check_cache_name(model_name, "model_name")
+    return cache_dir() / "embeddings" / f"{model_name}.sqlite"
 
 
-@contextlib.contextmanager
-def _connect(path: Path) -> Iterator[sqlite3.Connection]:
-    con = sqlite3.connect(path, timeout=120)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, dim INT, data BLOB)")
-        yield con
-    finally:
-        con.close()
+def _store(model_name: str) -> SQLStore:
+    from langchain_community.storage import SQLStore
+
+    store = SQLStore(namespace=model_name, engine=sqlite_engine(cache_path(model_name)))
+    store.create_schema()
+    return store
 
 
-def _lookup(con: sqlite3.Connection, keys: list[str]) -> dict[str, np.ndarray]:
-    found: dict[str, np.ndarray] = {}
-    for start in range(0, len(keys), 900):  # SQLite's limit on bound parameters
-        part = keys[start : start + 900]
-        marks = ",".join("?" * len(part))
-        rows = con.execute(f"SELECT key, data FROM vec WHERE key IN ({marks})", part)
-        for key, data in rows:
-            found[key] = np.frombuffer(data, dtype=np.float32)
-    return found
+def _cached_embedder(encoder: Encoder, model_name: str, store: SQLStore) -> CacheBackedEmbeddings:
+    """LangChain's ``CacheBackedEmbeddings`` around ``encoder``; vectors are stored as they come."""
+    from langchain_classic.embeddings import CacheBackedEmbeddings
+    from langchain_core.embeddings import Embeddings
+
+    class _Encoder(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return _encode(encoder, texts).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.embed_documents([text])[0]
+
+    return CacheBackedEmbeddings.from_bytes_store(
+        _Encoder(), store, namespace=f"{model_name}:", batch_size=BLOCK, key_encoder="sha256"
+    )
 
 
 def cached_count(model_name: str | None = None) -> int:
     """How many vectors the cache holds for ``model_name`` (default: MiniLM)."""
-    with _connect(cache_path(model_name or default_model_name())) as con:
-        return int(con.execute("SELECT COUNT(*) FROM vec").fetchone()[0])
+    store = _store(model_name or default_model_name())
+    try:
+        return sum(1 for _ in store.yield_keys())
+    finally:
+        store.engine.dispose()
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+def _encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """Run ``encoder`` and check that it returned one row per text; rows L2-normalised."""
+    vectors = _normalise(encoder(texts))
+    if vectors.ndim != 2 or len(vectors) != len(texts):
+        raise ValueError(
+            f"The encoder returned shape {vectors.shape} for {len(texts)} texts; it must return one row per text."
+        )
+    return vectors
 
 
 def embed_texts(
@@ -140,40 +154,29 @@ def embed_texts(
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
 
-    keys = [text_key(t) for t in texts]
-    unique: dict[str, str] = dict(zip(keys, texts, strict=True))
-    path = cache_path(model_name)
+    unique = sorted(dict.fromkeys(texts), key=lambda t: -len(t))  # longest first: less padding
     found: dict[str, np.ndarray] = {}
-    if cache:
-        with _connect(path) as con:
-            found = _lookup(con, list(unique))
-    missing = sorted((k for k in unique if k not in found), key=lambda k: -len(unique[k]))
-    if missing:
-        blocks = [missing[i : i + BLOCK] for i in range(0, len(missing), BLOCK)]
-        progress: Any = blocks
+    if not cache:
+        for start in range(0, len(unique), BLOCK):
+            block = unique[start : start + BLOCK]
+            found.update(zip(block, _encode(encoder, block), strict=True))
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+    store = _store(model_name)
+    try:
+        cached = _cached_embedder(encoder, model_name, store)
+        blocks: Any = [unique[i : i + BLOCK] for i in range(0, len(unique), BLOCK)]
         if show_progress:
             from tqdm.auto import tqdm
 
-            progress = tqdm(blocks, desc=f"embedding {len(missing)} texts", unit="block")
-        for block in progress:
-            vectors = _normalise(encoder([unique[k] for k in block]))
-            if vectors.ndim != 2 or len(vectors) != len(block):
-                raise ValueError(
-                    f"The encoder returned shape {vectors.shape} for {len(block)} texts; "
-                    "it must return one row per text."
-                )
-            for key, row in zip(block, vectors, strict=True):
-                found[key] = row
-            if cache:
-                with _connect(path) as con, con:
-                    con.executemany(
-                        "INSERT OR REPLACE INTO vec (key, dim, data) VALUES (?, ?, ?)",
-                        [(k, int(v.shape[0]), v.tobytes()) for k, v in zip(block, vectors, strict=True)],
-                    )
-    dims = {found[k].shape[0] for k in unique}
+            blocks = tqdm(blocks, desc=f"embedding {len(unique)} texts (cached ones are read)", unit="block")
+        for block in blocks:
+            found.update(zip(block, np.asarray(cached.embed_documents(block), dtype=np.float32), strict=True))
+    finally:
+        store.engine.dispose()
+    dims = {found[t].shape[0] for t in unique}
     if len(dims) != 1:
         raise ValueError(
-            f"The cache {path} holds vectors of several sizes {sorted(dims)} for one model name; "
-            "delete it (it is rebuilt on demand) or use a different model_name."
+            f"The cache {cache_path(model_name)} holds vectors of several sizes {sorted(dims)} for one model "
+            "name; delete it (it is rebuilt on demand) or use a different model_name."
         )
-    return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+    return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)

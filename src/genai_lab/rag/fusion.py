@@ -93,3 +93,47 @@ def minmax_fusion(
     order = {doc: i for i, doc in enumerate(total)}
     fused = sorted(total.items(), key=lambda item: (-item[1], order[item[0]]))
     return fused if top_n is None else fused[:top_n]
+
+
+# ------------------------------------------------------------------------------------------------
+# Whole runs: query id -> ranking (or -> scored hits), as the metrics in genai_lab.rag.metrics take
+# ------------------------------------------------------------------------------------------------
+Run = dict[str, list[str]]
+ScoredRun = dict[str, list[tuple[str, float]]]
+
+
+def _check_runs(runs: Sequence[dict]) -> None:
+    if isinstance(runs, dict) or not runs:
+        raise TypeError("runs must be a non-empty list of runs (query id -> ranking), e.g. [bm25_run, dense_run].")
+    queries = set(runs[0])
+    for i, run in enumerate(runs[1:], start=1):
+        if set(run) != queries:
+            missing = sorted(queries ^ set(run))[:3]
+            raise ValueError(
+                f"run {i} does not rank the same queries as run 0 (e.g. {missing}); fuse runs over one query set."
+            )
+
+
+def rrf_run(
+    runs: Sequence[Run],
+    weights: Sequence[float] | None = None,
+    k: float = DEFAULT_K,
+    depth: int = 100,
+) -> Run:
+    """Fuse whole runs query by query with :func:`reciprocal_rank_fusion`: each run's top ``depth``
+    ids go in, the fused top ``depth`` come out. All runs must rank the same queries."""
+    _check_runs(runs)
+    return {
+        q: reciprocal_rank_fusion([run[q][:depth] for run in runs], k=k, weights=weights, top_n=depth)
+        for q in runs[0]
+    }
+
+
+def minmax_run(scored_runs: Sequence[ScoredRun], weights: Sequence[float] | None = None, depth: int = 100) -> Run:
+    """Fuse whole scored runs (query id -> ``(doc_id, score)`` pairs) query by query with
+    :func:`minmax_fusion`; returns plain rankings."""
+    _check_runs(scored_runs)
+    return {
+        q: [d for d, _ in minmax_fusion([run[q][:depth] for run in scored_runs], weights, top_n=depth)]
+        for q in scored_runs[0]
+    }

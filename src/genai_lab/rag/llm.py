@@ -20,7 +20,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -80,16 +80,18 @@ def get_chat_model(
 
 def _openai_chat(base_url: str, model: str, max_new_tokens: int) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
-    chat = ChatOpenAI(
-        model=model,
-        base_url=openai_base_url(base_url),
-        api_key="EMPTY",  # vLLM does not check it unless started with --api-key
-        temperature=0.0,
-        max_tokens=max_new_tokens,
-        timeout=120,
-        max_retries=1,
-    )
+    settings: dict[str, Any] = {  # field names as ChatOpenAI documents them (some are aliases)
+        "model": model,
+        "base_url": openai_base_url(base_url),
+        "api_key": SecretStr("EMPTY"),  # vLLM does not check it unless started with --api-key
+        "temperature": 0.0,
+        "max_tokens": max_new_tokens,
+        "timeout": 120,
+        "max_retries": 1,
+    }
+    chat = ChatOpenAI(**settings)
     object.__setattr__(chat, "backend", "vllm")
     return chat
 
@@ -100,6 +102,8 @@ def _transformers_chat(max_new_tokens: int) -> BaseChatModel:
 
     from genai_lab.models import load_smollm2, prepare_smollm2
 
+    model: Any
+    tokenizer: Any
     model, tokenizer = load_smollm2()
     # Greedy decoding, set once on the generation config (not as pipeline kwargs, which transformers
     # would merge with the model's sampling defaults and warn about).

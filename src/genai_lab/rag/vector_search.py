@@ -65,6 +65,7 @@ def build_index(
     n, dim = vectors.shape
     if kind not in KINDS:
         raise ValueError(f"Unknown index kind {kind!r}; choose one of {KINDS}.")
+    index: Any  # one of FAISS's index classes, then possibly its GPU copy
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
