@@ -1,10 +1,11 @@
-"""Prompt tuning and prefix tuning from scratch, checked against peft."""
+"""Prompt tuning and prefix tuning from scratch, checked against peft (the invariants every method
+shares are in test_peft_common.py)."""
 
 import pytest
 import torch
 
 from genai_lab.models import tiny_llama
-from genai_lab.peft.common import count_parameters, load_trainable, save_trainable
+from genai_lab.peft.common import count_parameters
 from genai_lab.peft.prompts import PrefixTuning, PromptTuning
 
 IDS = torch.tensor([[5, 17, 33, 2, 90, 11], [7, 7, 64, 120, 3, 9]])
@@ -17,13 +18,9 @@ def test_zero_virtual_tokens_is_a_clear_error():
             cls(tiny_llama(), num_virtual_tokens=0)
 
 
-def test_prompt_exact_parameter_count_and_only_prompt_trains():
+def test_prompt_exact_parameter_count():
     model = PromptTuning(tiny_llama(hidden_size=36), num_virtual_tokens=5)
     assert count_parameters(model, trainable_only=True) == 5 * 36
-    model(IDS, attention_mask=MASK, labels=IDS).loss.backward()
-    for name, p in model.named_parameters():
-        assert (p.grad is not None) == (name == "prompt"), name
-    assert model.prompt.grad.abs().sum() > 0
 
 
 def test_prompt_init_from_text_copies_word_embeddings():
@@ -81,22 +78,7 @@ def test_prefix_exact_parameter_count():
     assert count_parameters(mlp, trainable_only=True) == 3 * 12 + (12 * 10 + 10) + (10 * 48 + 48)
 
 
-def test_prefix_changes_every_layer_and_only_prefix_trains():
+def test_prefix_reaches_every_layer():
     model = PrefixTuning(tiny_llama(), num_virtual_tokens=3, projection_hidden=8)
-    model(IDS, attention_mask=MASK, labels=IDS).loss.backward()
-    for name, p in model.named_parameters():
-        assert (p.grad is not None) == name.startswith("encoder."), name
     cache = model.prefix_cache(batch=2)
     assert len(cache.layers) == 2 and cache.get_seq_length() == 3
-
-
-def test_prompt_save_load_identical_outputs(tmp_path):
-    model = PromptTuning(tiny_llama(), num_virtual_tokens=4)
-    with torch.no_grad():
-        model.prompt.add_(torch.randn(model.prompt.shape) * 0.5)  # as if trained
-    expected = model(IDS, attention_mask=MASK).logits
-    save_trainable(model, tmp_path / "prompt.safetensors")
-    fresh = PromptTuning(tiny_llama(), num_virtual_tokens=4)
-    assert not torch.allclose(fresh(IDS, attention_mask=MASK).logits, expected)
-    load_trainable(fresh, tmp_path / "prompt.safetensors")
-    torch.testing.assert_close(fresh(IDS, attention_mask=MASK).logits, expected, rtol=0, atol=0)
