@@ -152,3 +152,113 @@ def test_random_operations_never_leak_or_double_free(ops, block_size, num_blocks
     assert alloc.ref_counts == [0] * num_blocks
     assert alloc.num_free == num_blocks
     alloc.check_invariants()
+
+
+# -- hardening: ids out of range, token ids, the prefix-cache key --------------------------------
+@pytest.mark.parametrize("bad", [-1, 4, 100, True, 1.0, "0"])
+def test_free_and_incref_refuse_ids_outside_the_pool(bad):
+    alloc = BlockAllocator(4, 4)
+    for _ in range(4):
+        alloc.allocate()
+    with pytest.raises(ValueError, match="not a block of this pool"):
+        alloc.free(bad)
+    with pytest.raises(ValueError, match="not a block of this pool"):
+        alloc.incref(bad)
+    assert alloc.ref_counts == [1, 1, 1, 1]  # nothing changed: free(-1) used to free block 3
+    alloc.check_invariants()
+
+
+def test_free_of_a_never_allocated_block_is_refused():
+    alloc = BlockAllocator(4, 4)
+    with pytest.raises(ValueError, match="not allocated"):
+        alloc.free(2)
+    assert alloc.num_free == 4
+
+
+@pytest.mark.parametrize("bad", [5.7, 5.0, "5", None, True])
+def test_block_tables_refuse_tokens_that_are_not_integer_ids(bad):
+    table = BlockTable(BlockAllocator(4, 4))
+    with pytest.raises(TypeError, match="Token ids must be integers"):
+        table.append_tokens([1, bad])
+    assert table.num_tokens == 0 and len(table) == 0
+
+
+def test_token_ids_accept_numpy_and_tensor_integers():
+    import numpy as np
+    import torch
+
+    from genai_lab.serving.paged import token_ids
+
+    assert token_ids([np.int64(3), torch.tensor(4), 5]) == [3, 4, 5]
+    with pytest.raises(ValueError, match=">= 0"):
+        token_ids([-1])
+
+
+def test_block_hash_is_a_chained_sha256_with_a_seeded_root():
+    import hashlib
+    from array import array
+
+    from genai_lab.serving.paged import ROOT_HASH, block_hash
+
+    first = block_hash(None, [1, 2, 3, 4])
+    assert isinstance(first, bytes) and len(first) == 32  # was Python's 64-bit, per-process hash()
+    assert first == hashlib.sha256(ROOT_HASH + array("q", [1, 2, 3, 4]).tobytes()).digest()
+    second = block_hash(first, [5, 6, 7, 8])
+    assert second == hashlib.sha256(first + array("q", [5, 6, 7, 8]).tobytes()).digest()
+    assert block_hash(None, [5, 6, 7, 8]) != second  # the same tokens after another prefix differ
+    assert block_hash(None, [1, 2, 3, 4]) == first  # deterministic
+
+
+def test_sealing_hashes_only_the_newly_filled_blocks(monkeypatch):
+    from genai_lab.serving import paged
+
+    calls = []
+    real = paged.block_hash
+    monkeypatch.setattr(paged, "block_hash", lambda p, t: calls.append(list(t)) or real(p, t))
+    table = BlockTable(BlockAllocator(16, 4))
+    for token in range(20):  # decode one token at a time, sealing after each
+        table.append_tokens([token])
+        table.seal(table.num_tokens)
+    assert len(calls) == 5  # one hash per full block, not one per block per step
+    assert calls[-1] == [16, 17, 18, 19]
+
+
+ALLOC_OPS = st.lists(
+    st.tuples(st.sampled_from(["alloc", "free", "fork", "bad_free"]), st.integers(-3, 40)), max_size=80
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=ALLOC_OPS, num_blocks=st.integers(1, 12))
+def test_allocator_random_alloc_free_fork_never_leaks_or_double_frees(ops, num_blocks):
+    """Random allocate / free / fork (incref) sequences against a model of who holds what."""
+    alloc = BlockAllocator(num_blocks, 4)
+    held: list[int] = []  # one entry per reference we hold
+    for op, pick in ops:
+        if op == "alloc":
+            if alloc.num_free == 0:
+                with pytest.raises(PoolExhausted):
+                    alloc.allocate()
+            else:
+                b = alloc.allocate()
+                assert 0 <= b < num_blocks and b not in held  # a fresh, valid, unused block
+                held.append(b)
+        elif op == "fork" and held:
+            b = held[pick % len(held)]
+            alloc.incref(b)
+            held.append(b)
+        elif op == "free" and held:
+            alloc.free(held.pop(pick % len(held)))
+        elif op == "bad_free":
+            before = list(alloc.ref_counts)
+            if 0 <= pick < num_blocks and pick in held:
+                continue
+            with pytest.raises(ValueError):
+                alloc.free(pick)  # out of range, or not allocated: refused
+            assert alloc.ref_counts == before
+        alloc.check_invariants()
+        assert alloc.ref_counts == [held.count(b) for b in range(num_blocks)]
+        assert alloc.num_free == num_blocks - len(set(held))
+    for b in held:
+        alloc.free(b)
+    assert alloc.num_free == num_blocks

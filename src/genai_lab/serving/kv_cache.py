@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from genai_lab.numeric import cdiv
 from genai_lab.serving.paged import check_block_size
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,12 +68,41 @@ def kv_bytes_per_token(
     return 2 * num_layers * num_kv_heads * head_dim * bytes_per_element
 
 
+@dataclass(frozen=True)
+class AttentionShape:
+    """The attention geometry of a transformers config: query heads, KV heads, head dimension."""
+
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+
+
+def attention_shape(config: object) -> AttentionShape:
+    """Heads, KV heads and head dimension of a Llama-style transformers config.
+
+    ``head_dim`` is the config's own when it declares one, else ``hidden_size // num_attention_heads``;
+    ``num_key_value_heads`` defaults to the number of heads (no grouped-query attention). This is the
+    one place the package derives them.
+    """
+    heads = getattr(config, "num_attention_heads", None)
+    if not isinstance(heads, int) or heads <= 0:
+        raise ValueError(
+            f"{type(config).__name__} has no positive num_attention_heads; pass a transformers model config."
+        )
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or int(getattr(config, "hidden_size", 0)) // heads
+    if head_dim <= 0:
+        raise ValueError(f"{type(config).__name__} declares neither head_dim nor hidden_size.")
+    return AttentionShape(heads, int(kv_heads), int(head_dim))
+
+
 def kv_bytes_per_token_of(config: object, bytes_per_element: int = 2) -> int:
     """Bytes per token for a transformers config (Llama-style: ``head_dim`` or hidden/heads)."""
-    heads = config.num_attention_heads  # type: ignore[attr-defined]
-    kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads  # type: ignore[attr-defined]
-    return kv_bytes_per_token(config.num_hidden_layers, kv_heads, head_dim, bytes_per_element)  # type: ignore[attr-defined]
+    shape = attention_shape(config)
+    layers = getattr(config, "num_hidden_layers", None)
+    if not isinstance(layers, int):
+        raise ValueError(f"{type(config).__name__} has no num_hidden_layers.")
+    return kv_bytes_per_token(layers, shape.num_kv_heads, shape.head_dim, bytes_per_element)
 
 
 def sharegpt_like_lengths(
@@ -118,7 +148,7 @@ def reserved_slots(policy: str, prompt_len: int, output_len: int, step: int, max
         return min(_next_pow2(total), max_len)
     if policy.startswith("paged_"):
         block = check_block_size(int(policy.removeprefix("paged_")))
-        return -(-(prompt_len + step) // block) * block
+        return cdiv(prompt_len + step, block) * block
     raise ValueError(f"Unknown policy {policy!r}; use one of {', '.join(POLICIES)} (or paged_<B>).")
 
 

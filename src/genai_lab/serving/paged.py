@@ -8,10 +8,13 @@ memory. A sequence owns a :class:`BlockTable`, a list mapping its *logical* bloc
 - a reference count per block, so that several sequences can share one block: a fork (parallel
   sampling, beam search) shares every block and copies a shared block only when one of the
   sequences writes into it (*copy-on-write*);
-- prefix caching: a *full* block is identified by ``hash((parent_hash, token_ids))``, so that a
+- prefix caching: a *full* block is identified by a chained SHA-256 of its parent block's hash and
+  its token ids (:func:`block_hash`, as vLLM's ``kv_cache_utils.hash_block_tokens``), so that a
   prompt prefix that was already computed (a shared system prompt) is found and reused, and its
   prefill is skipped. A freed block keeps its hash until the allocator hands it out again, so a
-  recently finished request's prefix can still be revived.
+  recently finished request's prefix can still be revived. A cryptographic hash matters here: two
+  different prefixes with the same key would silently reuse a wrong KV block (Python's ``hash()`` of
+  a tuple is 64 bits, salted per process, and not collision resistant).
 
 Pure Python, no torch: the tables hold block ids; the engine (:mod:`genai_lab.serving.engine`) owns
 the tensors and performs the copies this module asks for.
@@ -25,10 +28,20 @@ the tensors and performs the copies this module asks for.
 
 from __future__ import annotations
 
+import hashlib
+import operator
+from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import NewType, SupportsIndex, cast
 
-NO_HASH = None
+from genai_lab.numeric import cdiv
+
+#: A prefix-cache key: the SHA-256 digest of (parent key, token ids).
+BlockHash = NewType("BlockHash", bytes)
+
+#: The parent key of a sequence's first block: a fixed seed, so keys are reproducible across runs.
+ROOT_HASH = BlockHash(hashlib.sha256(b"genai_lab.serving.paged prefix cache v1").digest())
 
 
 class PoolExhausted(RuntimeError):
@@ -50,10 +63,37 @@ def check_block_size(block_size: int) -> int:
     return block_size
 
 
-def block_hash(parent_hash: int | None, token_ids: Sequence[int]) -> int:
-    """The prefix-cache key of a full block: it depends on the block's tokens *and* on every token
-    before it (through the parent block's hash), so equal keys mean equal KV contents."""
-    return hash((parent_hash, tuple(int(t) for t in token_ids)))
+def token_id(value: object) -> int:
+    """``value`` as a token id: an integer >= 0 (Python or numpy int, 0-d integer tensor).
+
+    Floats and booleans are refused rather than truncated: ``5.7`` is not a token.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"Token ids must be integers, got the boolean {value!r}.")
+    try:
+        tid = operator.index(cast("SupportsIndex", value))  # ints, numpy ints, integer tensors
+    except TypeError:
+        raise TypeError(
+            f"Token ids must be integers, got {value!r} ({type(value).__name__}); tokenize text with "
+            "the model's tokenizer and pass its integer ids."
+        ) from None
+    if tid < 0:
+        raise ValueError(f"Token ids must be >= 0, got {tid}.")
+    return tid
+
+
+def token_ids(values: Iterable[object]) -> list[int]:
+    """Every element of ``values`` checked by :func:`token_id`."""
+    return [token_id(v) for v in values]
+
+
+def block_hash(parent_hash: BlockHash | None, tokens: Sequence[int]) -> BlockHash:
+    """The prefix-cache key of a full block: SHA-256 over the parent block's key (``None``: the
+    first block, chained to :data:`ROOT_HASH`) and the block's token ids as 64-bit integers. It
+    depends on the block's tokens *and* on every token before it, so equal keys mean equal KV."""
+    digest = hashlib.sha256(ROOT_HASH if parent_hash is None else parent_hash)
+    digest.update(array("q", tokens).tobytes())
+    return BlockHash(digest.digest())
 
 
 class BlockAllocator:
@@ -72,8 +112,8 @@ class BlockAllocator:
         self.ref_counts = [0] * num_blocks
         # Free blocks in the order they were freed: the oldest is reused (and its hash evicted) first.
         self._free: OrderedDict[int, None] = OrderedDict((i, None) for i in range(num_blocks))
-        self._hash_of: dict[int, int] = {}  # block id -> hash, for full blocks whose KV is computed
-        self._block_of: dict[int, int] = {}  # hash -> block id (the prefix cache)
+        self._hash_of: dict[int, BlockHash] = {}  # block id -> hash, full blocks whose KV is computed
+        self._block_of: dict[BlockHash, int] = {}  # hash -> block id (the prefix cache)
 
     # -- counting ------------------------------------------------------------------------------
     @property
@@ -86,7 +126,15 @@ class BlockAllocator:
         return self.num_blocks - len(self._free)
 
     def ref_count(self, block_id: int) -> int:
-        return self.ref_counts[block_id]
+        """How many block tables point at ``block_id``."""
+        return self.ref_counts[self._check_id(block_id)]
+
+    def _check_id(self, block_id: int) -> int:
+        if isinstance(block_id, bool) or not isinstance(block_id, int) or not 0 <= block_id < self.num_blocks:
+            raise ValueError(
+                f"Block id {block_id!r} is not a block of this pool (valid ids: 0..{self.num_blocks - 1})."
+            )
+        return block_id
 
     # -- allocation ----------------------------------------------------------------------------
     def allocate(self) -> int:
@@ -105,27 +153,33 @@ class BlockAllocator:
 
     def incref(self, block_id: int) -> None:
         """One more sequence points at ``block_id`` (it must be in use)."""
-        if self.ref_counts[block_id] <= 0:
+        if self.ref_counts[self._check_id(block_id)] <= 0:
             raise ValueError(f"Block {block_id} is free; only blocks in use can be shared.")
         self.ref_counts[block_id] += 1
 
     def free(self, block_id: int) -> None:
-        """Drop one reference; at zero the block goes back to the free list (keeping its hash)."""
-        if self.ref_counts[block_id] <= 0:
-            raise ValueError(f"Double free: block {block_id} is already free.")
+        """Drop one reference; at zero the block goes back to the free list (keeping its hash).
+
+        Raises ``ValueError`` for an id outside the pool or a block that is not allocated (a double
+        free), leaving the pool unchanged.
+        """
+        if self.ref_counts[self._check_id(block_id)] <= 0:
+            raise ValueError(f"Double free: block {block_id} is not allocated (already free).")
         self.ref_counts[block_id] -= 1
         if self.ref_counts[block_id] == 0:
             self._free[block_id] = None
 
     # -- prefix cache --------------------------------------------------------------------------
-    def register(self, block_id: int, h: int) -> None:
+    def register(self, block_id: int, h: BlockHash) -> None:
         """Record that ``block_id`` holds the full block with hash ``h`` (first writer wins)."""
+        if self.ref_counts[self._check_id(block_id)] <= 0:
+            raise ValueError(f"Block {block_id} is free; only a block in use can be registered.")
         if h in self._block_of or block_id in self._hash_of:
             return
         self._block_of[h] = block_id
         self._hash_of[block_id] = h
 
-    def lookup(self, h: int) -> int | None:
+    def lookup(self, h: BlockHash) -> int | None:
         """The block cached under ``h`` with one more reference, or ``None`` on a miss."""
         block_id = self._block_of.get(h)
         if block_id is None:
@@ -134,9 +188,6 @@ class BlockAllocator:
             del self._free[block_id]
         self.ref_counts[block_id] += 1
         return block_id
-
-    def is_cached(self, h: int) -> bool:
-        return h in self._block_of
 
     def check_invariants(self) -> None:
         """Assert the bookkeeping is consistent (used by the property tests)."""
@@ -161,7 +212,7 @@ class BlockTable:
         self.block_size = allocator.block_size
         self.block_ids: list[int] = []
         self.token_ids: list[int] = []
-        self._hashes: list[int] = []  # hashes of the leading full blocks already registered
+        self._hashes: list[BlockHash] = []  # hashes of the leading full blocks already registered
 
     @property
     def num_tokens(self) -> int:
@@ -173,7 +224,7 @@ class BlockTable:
     def blocks_needed(self, num_new_tokens: int) -> int:
         """Blocks that appending ``num_new_tokens`` would allocate (copy-on-write included)."""
         free_slots = len(self.block_ids) * self.block_size - self.num_tokens
-        new = -(-max(num_new_tokens - free_slots, 0) // self.block_size)
+        new = cdiv(max(num_new_tokens - free_slots, 0), self.block_size)
         if num_new_tokens > 0 and free_slots > 0 and self._last_block_shared():
             new += 1
         return new
@@ -181,18 +232,21 @@ class BlockTable:
     def _last_block_shared(self) -> bool:
         return bool(self.block_ids) and self.allocator.ref_count(self.block_ids[-1]) > 1
 
-    def append_tokens(self, token_ids: Sequence[int]) -> list[tuple[int, int]]:
-        """Reserve slots for ``token_ids`` and return ``[(src_block, dst_block), ...]`` copies.
+    def append_tokens(self, tokens: Iterable[object]) -> list[tuple[int, int]]:
+        """Reserve slots for ``tokens`` and return ``[(src_block, dst_block), ...]`` copies.
 
         A shared, partly filled last block is copied once before the first write into it
         (copy-on-write); the sequence then owns the copy and the original loses one reference.
-        If the pool runs out, the table is left unchanged and :class:`PoolExhausted` propagates.
+        If the pool runs out, the table is left unchanged and :class:`PoolExhausted` propagates;
+        a token that is not an integer id raises before anything changes.
         """
-        if not token_ids:
+        new = token_ids(tokens)
+        if not new:
             return []
-        if self.allocator.num_free < self.blocks_needed(len(token_ids)):
+        needed = self.blocks_needed(len(new))
+        if self.allocator.num_free < needed:
             raise PoolExhausted(
-                f"Appending {len(token_ids)} tokens needs {self.blocks_needed(len(token_ids))} blocks, "
+                f"Appending {len(new)} tokens needs {needed} blocks, "
                 f"but only {self.allocator.num_free} of {self.allocator.num_blocks} are free."
             )
         copies: list[tuple[int, int]] = []
@@ -202,56 +256,47 @@ class BlockTable:
             self.allocator.free(src)
             self.block_ids[-1] = dst
             copies.append((src, dst))
-        for token in token_ids:
-            if self.num_tokens == len(self.block_ids) * self.block_size:
-                self.block_ids.append(self.allocator.allocate())
-            self.token_ids.append(int(token))
+        for _ in range(cdiv(self.num_tokens + len(new), self.block_size) - len(self.block_ids)):
+            self.block_ids.append(self.allocator.allocate())
+        self.token_ids += new
         return copies
 
     def slot(self, position: int) -> int:
         """The flat slot index of token ``position``."""
-        return (
-            self.block_ids[position // self.block_size] * self.block_size
-            + position % self.block_size
-        )
+        return self.block_ids[position // self.block_size] * self.block_size + position % self.block_size
 
     def slots(self, start: int, stop: int) -> list[int]:
+        """The flat slot indices of tokens ``start..stop-1``."""
         return [self.slot(p) for p in range(start, stop)]
 
     # -- prefix caching ------------------------------------------------------------------------
-    def full_block_hashes(self, token_ids: Sequence[int] | None = None) -> list[int]:
-        """Hashes of every full block of ``token_ids`` (default: this table's tokens)."""
-        tokens = self.token_ids if token_ids is None else list(token_ids)
-        hashes: list[int] = []
-        parent: int | None = NO_HASH
-        for start in range(0, len(tokens) - self.block_size + 1, self.block_size):
-            parent = block_hash(parent, tokens[start : start + self.block_size])
-            hashes.append(parent)
-        return hashes
-
-    def reuse_prefix(self, token_ids: Sequence[int]) -> int:
-        """On an empty table, adopt the cached full blocks that start ``token_ids``; return how many
+    def reuse_prefix(self, tokens: Sequence[int]) -> int:
+        """On an empty table, adopt the cached full blocks that start ``tokens``; return how many
         tokens are covered. The last token is never covered: its logits are still needed."""
         if self.block_ids:
             raise ValueError("reuse_prefix only works on an empty block table.")
-        usable = list(token_ids[: max(len(token_ids) - 1, 0)])
-        for h in self.full_block_hashes(usable):
+        usable = token_ids(tokens[: max(len(tokens) - 1, 0)])
+        for h in full_block_hashes(usable, self.block_size):
             block_id = self.allocator.lookup(h)
             if block_id is None:
                 break
             self.block_ids.append(block_id)
             self._hashes.append(h)
         n = len(self.block_ids) * self.block_size
-        self.token_ids = [int(t) for t in token_ids[:n]]
+        self.token_ids = usable[:n]
         return n
 
     def seal(self, num_computed: int) -> None:
         """Register every full block among the first ``num_computed`` tokens (their KV is now
-        written) in the prefix cache."""
-        hashes = self.full_block_hashes(self.token_ids[:num_computed])
-        for i in range(len(self._hashes), len(hashes)):
-            self.allocator.register(self.block_ids[i], hashes[i])
-            self._hashes.append(hashes[i])
+        written) in the prefix cache. Only blocks not sealed before are hashed, so sealing after
+        every decoding step costs one hash per newly filled block."""
+        done = len(self._hashes)
+        parent = self._hashes[-1] if self._hashes else None
+        start = done * self.block_size
+        new = full_block_hashes(self.token_ids[start:num_computed], self.block_size, parent)
+        for i, h in enumerate(new, start=done):
+            self.allocator.register(self.block_ids[i], h)
+            self._hashes.append(h)
 
     # -- sharing and freeing -------------------------------------------------------------------
     def fork(self) -> BlockTable:
@@ -271,3 +316,15 @@ class BlockTable:
         self.block_ids = []
         self.token_ids = []
         self._hashes = []
+
+
+def full_block_hashes(
+    tokens: Sequence[int], block_size: int, parent: BlockHash | None = None
+) -> list[BlockHash]:
+    """The chained keys of every full block of ``tokens`` (a trailing partial block has none),
+    starting from ``parent`` (``None``: the sequence's first block)."""
+    hashes: list[BlockHash] = []
+    for start in range(0, len(tokens) - block_size + 1, block_size):
+        parent = block_hash(parent, tokens[start : start + block_size])
+        hashes.append(parent)
+    return hashes

@@ -13,16 +13,78 @@ sequences of different lengths is then
    ``num_heads // kv_heads`` query heads (SmolLM2: 9 query heads share 3 KV heads).
 
 vLLM's CUDA kernel does the same without materialising the gathered tensor; here clarity wins.
+What does not depend on the layer (which slots to gather, the mask) is an :class:`AttentionPlan`,
+built once per engine step by :func:`plan_attention` and reused by every layer's :func:`attend`;
+:func:`paged_attention` is the two together.
 The result equals ``torch.nn.functional.scaled_dot_product_attention`` on contiguous tensors
 (see ``tests/test_serving_attention.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from genai_lab.numeric import cdiv
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+
+@dataclass(frozen=True)
+class AttentionPlan:
+    """The layer-independent part of paged attention for one batch of sequences.
+
+    ``slots[b, j]`` is the flat cache slot of sequence ``b``'s token ``j`` (``[batch, max_len]``);
+    ``blocked`` is True where query ``i`` of sequence ``b`` must not see key ``j`` (future or padding,
+    ``[batch, 1, 1, q_len, max_len]``); ``valid_query`` marks the real queries (``[batch, q_len]``).
+    """
+
+    slots: torch.Tensor
+    blocked: torch.Tensor
+    valid_query: torch.Tensor
+
+    @property
+    def max_len(self) -> int:
+        return int(self.slots.shape[1])
+
+
+def _gather_slots(block_tables: torch.Tensor, max_len: int, block_size: int) -> torch.Tensor:
+    import torch
+
+    if max_len > block_tables.shape[1] * block_size:
+        raise ValueError(
+            f"A context of {max_len} tokens needs {cdiv(max_len, block_size)} blocks, but the block "
+            f"tables have only {block_tables.shape[1]} columns."
+        )
+    positions = torch.arange(max_len, device=block_tables.device)
+    blocks = block_tables[:, positions // block_size]  # [batch, max_len] physical block ids
+    return blocks * block_size + positions % block_size  # [batch, max_len] flat slot ids
+
+
+def plan_attention(
+    block_tables: torch.Tensor,
+    context_lens: torch.Tensor,
+    query_lens: torch.Tensor,
+    q_len: int,
+    block_size: int,
+    max_len: int | None = None,
+) -> AttentionPlan:
+    """Precompute the gather slots and the causal/padding mask (``max_len``: the longest context,
+    computed from ``context_lens`` when not given -- passing it avoids a device-to-host sync)."""
+    import torch
+
+    if max_len is None:
+        max_len = int(context_lens.max()) if context_lens.numel() else 0
+    slots = _gather_slots(block_tables, max_len, block_size)
+    # Query i of sequence b sits at position context_len - query_len + i and sees keys 0..itself.
+    key_pos = torch.arange(max_len, device=block_tables.device)
+    q_idx = torch.arange(q_len, device=block_tables.device)
+    q_pos = (context_lens - query_lens)[:, None] + q_idx[None, :]  # [B, q_len]
+    valid_query = q_idx[None, :] < query_lens[:, None]  # [B, q_len]
+    allowed = key_pos[None, None, :] <= q_pos[:, :, None]  # causal and within the context
+    allowed = allowed | ~valid_query[:, :, None]  # padded queries see everything (then zeroed)
+    return AttentionPlan(slots, ~allowed[:, None, None], valid_query)
 
 
 def gather_kv(
@@ -34,20 +96,45 @@ def gather_kv(
     ``[batch, max_blocks]`` integer tensor (rows padded with any valid block id); positions past a
     sequence's length hold whatever the padding block holds and must be masked by the caller.
     """
+    max_len = int(context_lens.max()) if context_lens.numel() else 0
+    slots = _gather_slots(block_tables, max_len, cache.shape[1])
+    return _gather(cache, slots)
+
+
+def _gather(cache: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    flat = cache.reshape(cache.shape[0] * cache.shape[1], *cache.shape[2:])
+    return flat.index_select(0, slots.reshape(-1)).view(*slots.shape, *cache.shape[2:])
+
+
+def attend(
+    query: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    plan: AttentionPlan,
+    scale: float,
+) -> torch.Tensor:
+    """Attention of ``query`` (``[batch, num_heads, q_len, head_dim]``) over the cached keys and
+    values that ``plan`` points at; rows of padded queries are zero. No validation, no host sync:
+    this is the per-layer inner loop (see :func:`paged_attention` for the arguments)."""
     import torch
 
-    num_blocks, block_size = cache.shape[0], cache.shape[1]
-    max_len = int(context_lens.max()) if context_lens.numel() else 0
-    if max_len > block_tables.shape[1] * block_size:
-        raise ValueError(
-            f"A context of {max_len} tokens needs {-(-max_len // block_size)} blocks, but the block "
-            f"tables have only {block_tables.shape[1]} columns."
-        )
-    positions = torch.arange(max_len, device=cache.device)
-    blocks = block_tables[:, positions // block_size]  # [batch, max_len] physical block ids
-    slots = blocks * block_size + positions % block_size  # [batch, max_len] flat slot ids
-    flat = cache.reshape(num_blocks * block_size, *cache.shape[2:])
-    return flat.index_select(0, slots.reshape(-1)).view(*slots.shape, *cache.shape[2:])
+    batch, num_heads, q_len, head_dim = query.shape
+    kv_heads = k_cache.shape[2]
+    max_len = plan.max_len
+    keys = _gather(k_cache, plan.slots)  # [B, L, kvh, d]
+    values = _gather(v_cache, plan.slots)
+    group = num_heads // kv_heads
+    # Grouped-query attention: the `group` query heads of KV head h are heads h*group..h*group+group-1.
+    q = query.reshape(batch, kv_heads, group * q_len, head_dim)
+    k = keys.permute(0, 2, 3, 1)  # [B, kvh, d, L]
+    v = values.permute(0, 2, 1, 3)  # [B, kvh, L, d]
+    scores = torch.matmul(q, k).view(batch, kv_heads, group, q_len, max_len) * scale
+    scores = scores.masked_fill(plan.blocked, float("-inf"))
+    probs = torch.softmax(scores, dim=-1).view(batch, kv_heads, group * q_len, max_len)
+    out = torch.matmul(probs, v).reshape(batch, num_heads, q_len, head_dim)
+    if q_len > 1:
+        out = out * plan.valid_query[:, None, :, None].to(out.dtype)
+    return out
 
 
 def paged_attention(
@@ -75,7 +162,7 @@ def paged_attention(
     """
     import torch
 
-    batch, num_heads, q_len, head_dim = query.shape
+    _, num_heads, q_len, head_dim = query.shape
     kv_heads = k_cache.shape[2]
     if num_heads % kv_heads:
         raise ValueError(
@@ -93,28 +180,5 @@ def paged_attention(
         raise ValueError(
             "Every query must be among its sequence's cached tokens (query_lens <= context_lens)."
         )
-    scale = head_dim**-0.5 if scale is None else scale
-
-    keys = gather_kv(k_cache, block_tables, context_lens)  # [B, L, kvh, d]
-    values = gather_kv(v_cache, block_tables, context_lens)
-    max_len = keys.shape[1]
-    group = num_heads // kv_heads
-    # Grouped-query attention: the `group` query heads of KV head h are heads h*group..h*group+group-1.
-    q = query.reshape(batch, kv_heads, group * q_len, head_dim)
-    k = keys.permute(0, 2, 3, 1)  # [B, kvh, d, L]
-    v = values.permute(0, 2, 1, 3)  # [B, kvh, L, d]
-    scores = torch.matmul(q, k).view(batch, kv_heads, group, q_len, max_len) * scale
-
-    # Query i of sequence b sits at position context_len - query_len + i and sees keys 0..itself.
-    key_pos = torch.arange(max_len, device=query.device)
-    q_idx = torch.arange(q_len, device=query.device)
-    q_pos = (context_lens - query_lens)[:, None] + q_idx[None, :]  # [B, q_len]
-    valid_query = q_idx[None, :] < query_lens[:, None]  # [B, q_len]
-    allowed = key_pos[None, None, :] <= q_pos[:, :, None]  # causal and within the context
-    allowed = allowed | ~valid_query[:, :, None]  # padded queries see everything (then zeroed)
-    scores = scores.masked_fill(~allowed[:, None, None], float("-inf"))
-    probs = torch.softmax(scores, dim=-1).view(batch, kv_heads, group * q_len, max_len)
-    out = torch.matmul(probs, v).reshape(batch, num_heads, q_len, head_dim)
-    if q_len > 1:
-        out = out * valid_query[:, None, :, None].to(out.dtype)
-    return out
+    plan = plan_attention(block_tables, context_lens, query_lens, q_len, k_cache.shape[1])
+    return attend(query, k_cache, v_cache, plan, head_dim**-0.5 if scale is None else scale)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -62,10 +62,11 @@ def load_variant(dtype: str, model: PreTrainedModel | None = None) -> PreTrained
         from genai_lab.models import load_smollm2
 
         model, _ = load_smollm2(dtype=torch.float32, device="cpu")
-    base = model.float() if dtype != "bfloat16" else copy.deepcopy(model).to(torch.bfloat16)
+    module: torch.nn.Module = model
+    base = copy.deepcopy(module).to(torch.bfloat16) if dtype == "bfloat16" else module.float()
     if dtype == "int8":
-        return quantize_int8(base).eval()
-    return base.eval()
+        base = quantize_int8(base)  # a quantized copy of the same class, its Linear layers swapped
+    return cast("PreTrainedModel", base.eval())
 
 
 def model_size_mb(model: torch.nn.Module) -> float:
@@ -126,13 +127,14 @@ def generate_greedy(
     import torch
 
     outputs: list[list[int]] = []
+    generate: Any = model.generate  # GenerationMixin's; nn.Module's type does not declare it
     n_tokens, start = 0, time.perf_counter()
     with torch.inference_mode():
         for prompt in prompts:
-            inputs = tokenizer.apply_chat_template(
+            inputs: Any = tokenizer.apply_chat_template(  # a BatchEncoding with return_dict=True
                 [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
-            out = model.generate(
+            out = generate(
                 **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id
             )
             new = out[0, inputs["input_ids"].shape[1] :].tolist()
