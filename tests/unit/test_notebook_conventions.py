@@ -81,3 +81,56 @@ def test_committed_notebooks_are_full_mode_runs(path):
         assert "mode: full" in text, f"{path.name}: commit a full-mode run (its environment cell says otherwise)"
 
     _check_unless_listed(path, FAST_MODE_COPIES, check)
+
+
+def _benchmark_readers() -> set[str]:
+    """Public functions of the package that read a benchmark: those that call ``benchmark`` or
+    ``benchmarks_dir`` imported from ``genai_lab.paths``, and, transitively, those that call them."""
+    import ast
+
+    calls: dict[str, set[str]] = {}
+    seeds: set[str] = set()
+    for module in (ROOT / "src" / "genai_lab").rglob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        from_paths = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "genai_lab.paths"
+            for alias in node.names
+        } & {"benchmark", "benchmarks_dir"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+                called = {
+                    sub.func.id if isinstance(sub.func, ast.Name) else getattr(sub.func, "attr", "")
+                    for sub in ast.walk(node)
+                    if isinstance(sub, ast.Call)
+                }
+                calls.setdefault(node.name, set()).update(called)
+                if called & from_paths:
+                    seeds.add(node.name)
+    readers = seeds | {"benchmark", "benchmarks_dir"}
+    while new := {name for name, called in calls.items() if called & readers and name != "main"} - readers:
+        readers |= new
+    return readers
+
+
+def test_the_no_benchmark_pass_covers_every_notebook_that_reads_a_benchmark():
+    """`make notebooks-nobench` runs the notebooks that read a benchmark with none present; the grep
+    behind its list (BENCH_READERS in the Makefile) must find every notebook that calls a reader."""
+    import re
+    import subprocess
+
+    readers = _benchmark_readers()
+    assert {"load_sst2", "load_scifact"} <= readers
+    pattern = re.compile(r"\b(" + "|".join(sorted(readers)) + r")\(")
+    reading = {
+        f"{p.parent.name}/{p.name}"
+        for p in NOTEBOOKS
+        if any(c.cell_type == "code" and pattern.search(_source(c)) for c in nbformat.read(p, as_version=4).cells)
+    }
+    listed = subprocess.run(
+        ["make", "-s", "--no-print-directory", "nobench-list"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert reading, "no notebook reads a benchmark: the pattern above is broken"
+    missing = reading - set(listed)
+    assert not missing, f"{sorted(missing)} read a benchmark, but `make notebooks-nobench` skips them (BENCH_READERS)"
