@@ -9,6 +9,7 @@ from langchain_core.documents import Document
 from langchain_text_splitters import CharacterTextSplitter
 
 from genai_lab.rag.chunking import (
+    MAX_CHUNK_CHARS,
     check_chunk_params,
     chunk_documents,
     chunk_text,
@@ -17,6 +18,7 @@ from genai_lab.rag.chunking import (
     split_by_section,
     split_markdown,
     split_recursive,
+    unique_ids,
 )
 
 TEXT = (
@@ -90,3 +92,72 @@ def test_chunk_documents_dispatch():
     assert len(chunk_documents(docs, "characters", 100, 10)) == len(chunk_text(TEXT, 100, 10))
     with pytest.raises(ValueError, match="Unknown chunking method"):
         chunk_documents(docs, "sentences")
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(True, 0), (10, False), (10.0, 0)])
+def test_bools_and_floats_are_not_sizes(size, overlap):
+    with pytest.raises(ValueError, match="integer"):
+        check_chunk_params(size, overlap)
+    with pytest.raises(ValueError, match="integer"):
+        chunk_documents([Document(page_content=TEXT)], "recursive", size, overlap)
+
+
+def test_numpy_integers_are_sizes():
+    import numpy as np
+
+    assert len(split_by_characters([Document(page_content=TEXT)], np.int64(50), np.int64(0))) == 4
+
+
+def _sections():
+    """Two loaded units of one Markdown file whose sections share a header ("Overview"), as the
+    loader returns them: the same source, the same section name."""
+    meta = {"source": "kb/handbook.md", "type": "markdown"}
+    return [
+        Document(page_content="# Leave\n## Overview\nleave text", metadata={**meta, "section": "Overview"}),
+        Document(page_content="# Travel\n## Overview\ntravel text", metadata={**meta, "section": "Overview"}),
+    ]
+
+
+@pytest.mark.parametrize("method", ["characters", "recursive", "markdown", "section"])
+def test_chunk_ids_are_unique_and_stable(method):
+    docs = _sections()
+    first = [c.metadata["chunk_id"] for c in chunk_documents(docs, method, 20, 5)]
+    again = [c.metadata["chunk_id"] for c in chunk_documents(_sections(), method, 20, 5)]
+    assert len(set(first)) == len(first)
+    assert first == again
+
+
+def test_markdown_ids_count_per_source():
+    chunks = split_markdown(_sections())
+    assert [c.metadata["chunk_id"] for c in chunks] == [
+        "kb/handbook.md#Overview#0",
+        "kb/handbook.md#Overview#1",
+    ]
+
+
+def test_unique_ids_never_reuses_an_existing_id():
+    chunks = [Document(page_content=str(i), metadata={"chunk_id": cid}) for i, cid in enumerate(["a", "a~2", "a"])]
+    assert [c.metadata["chunk_id"] for c in unique_ids(chunks)] == ["a", "a~2", "a~3"]
+
+
+@pytest.mark.parametrize("splitter", [split_markdown, split_by_section])
+def test_a_giant_word_is_hard_split(splitter):
+    word = "x" * 100_000
+    doc = Document(page_content=f"# Title\n{word} end", metadata={"source": "w.md", "section": "Title"})
+    chunks = splitter([doc])
+    assert len(chunks) > 1
+    assert all(len(c.page_content) <= MAX_CHUNK_CHARS for c in chunks)
+    assert "".join(c.page_content for c in chunks).count("x") == 100_000  # nothing lost
+    assert len({c.metadata["chunk_id"] for c in chunks}) == len(chunks)
+    with pytest.raises(ValueError, match="integer"):
+        splitter([doc], max_chars=True)
+
+
+def test_data_kb_chunk_ids_are_unique():
+    from genai_lab.paths import data_dir
+    from genai_lab.rag.loaders import load_documents
+
+    docs = load_documents(data_dir() / "kb").documents
+    for method in ("characters", "recursive", "markdown", "section"):
+        ids = [c.metadata["chunk_id"] for c in chunk_documents(docs, method, 256, 32)]
+        assert len(ids) == len(set(ids)), method

@@ -19,6 +19,7 @@ never advance, so it is an error everywhere.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -28,13 +29,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedTokenizerBase
 
 METHODS = ("characters", "tokens", "recursive", "markdown", "section")
+MAX_CHUNK_CHARS = 2000  # the "markdown" and "section" chunkers cut a longer section into pieces this long
+_UNIT_KEYS = ("page", "section", "row", "record", "images", "headers")  # metadata of one loaded unit
+
+
+def _is_int(value: object) -> bool:
+    """An integer, and not a bool (``True`` is an ``int`` to Python, never a size to us)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_chunk_params(chunk_size: int, chunk_overlap: int) -> None:
-    """Raise ``ValueError`` unless ``0 <= chunk_overlap < chunk_size``."""
-    if not isinstance(chunk_size, int) or chunk_size <= 0:
+    """Raise ``ValueError`` unless ``0 <= chunk_overlap < chunk_size`` (both integers, not bools)."""
+    if not _is_int(chunk_size) or chunk_size <= 0:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
-    if not isinstance(chunk_overlap, int) or chunk_overlap < 0:
+    if not _is_int(chunk_overlap) or chunk_overlap < 0:
         raise ValueError(f"chunk_overlap must be a non-negative integer, got {chunk_overlap!r}.")
     if chunk_overlap >= chunk_size:
         raise ValueError(
@@ -69,6 +77,42 @@ def _chunk(parent: Document, text: str, index: int, start: int, **extra: Any) ->
     return Document(page_content=text, metadata=meta)
 
 
+def unique_ids(chunks: list[Document]) -> list[Document]:
+    """Make every ``chunk_id`` unique, in place: the first chunk keeps its id, a later chunk with the
+    same id gets ``~2``, ``~3``, ... in order. Ids stay stable: the same documents give the same ids."""
+    seen: dict[str, int] = {}
+    taken = {c.metadata["chunk_id"] for c in chunks}
+    for chunk in chunks:
+        base = chunk.metadata["chunk_id"]
+        count = seen.get(base, 0) + 1
+        seen[base] = count
+        if count > 1:
+            candidate = f"{base}~{count}"
+            while candidate in taken:
+                count += 1
+                candidate = f"{base}~{count}"
+            seen[base] = count
+            taken.add(candidate)
+            chunk.metadata["chunk_id"] = candidate
+    return chunks
+
+
+def _cap(text: str, max_chars: int) -> list[tuple[int, str]]:
+    """``text`` as ``(offset, piece)`` pairs of at most ``max_chars`` characters: cut at paragraphs,
+    lines, then words (LangChain's recursive splitter), and inside a word longer than the limit."""
+    if len(text) <= max_chars:
+        return [(0, text)]
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=max_chars, chunk_overlap=0, add_start_index=True)
+    out: list[tuple[int, str]] = []
+    for piece in splitter.create_documents([text]):
+        start = int(piece.metadata.get("start_index", 0))
+        for offset in range(0, len(piece.page_content), max_chars):  # a guarantee, whatever the splitter did
+            out.append((start + offset, piece.page_content[offset : offset + max_chars]))
+    return out
+
+
 def split_by_characters(docs: Sequence[Document], chunk_size: int, chunk_overlap: int = 0) -> list[Document]:
     """Fixed character windows over each document (see :func:`chunk_text`)."""
     check_chunk_params(chunk_size, chunk_overlap)
@@ -77,7 +121,7 @@ def split_by_characters(docs: Sequence[Document], chunk_size: int, chunk_overlap
         starts = window_starts(len(doc.page_content), chunk_size, chunk_overlap)
         for i, s in enumerate(starts):
             out.append(_chunk(doc, doc.page_content[s : s + chunk_size], i, s))
-    return out
+    return unique_ids(out)
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +165,7 @@ def split_by_tokens(
             window = offsets[s : s + chunk_size]
             start, end = window[0][0], window[-1][1]
             out.append(_chunk(doc, text[start:end], i, start, n_tokens=len(window)))
-    return out
+    return unique_ids(out)
 
 
 def split_recursive(
@@ -154,34 +198,44 @@ def split_recursive(
     for doc in docs:
         for i, piece in enumerate(splitter.split_documents([doc])):
             out.append(_chunk(doc, piece.page_content, i, piece.metadata.get("start_index", -1)))
-    return out
+    return unique_ids(out)
 
 
-def split_markdown(docs: Sequence[Document]) -> list[Document]:
+def split_markdown(docs: Sequence[Document], max_chars: int = MAX_CHUNK_CHARS) -> list[Document]:
     """Split whole Markdown documents at their #, ## and ### headers (LangChain's
-    ``MarkdownHeaderTextSplitter``); ``section`` becomes the deepest header."""
+    ``MarkdownHeaderTextSplitter``); ``section`` becomes the deepest header. A section longer than
+    ``max_chars`` is cut into pieces of at most ``max_chars`` (paragraphs, lines, words, then inside
+    a word). ``chunk_index`` counts the chunks of each source, so ids are unique."""
     from langchain_text_splitters import MarkdownHeaderTextSplitter
 
     from genai_lab.rag.loaders import MARKDOWN_HEADERS
 
+    check_chunk_params(max_chars, 0)
     splitter = MarkdownHeaderTextSplitter(MARKDOWN_HEADERS, strip_headers=False)
     out = []
+    counters: dict[str, int] = {}
     for doc in docs:
-        for i, piece in enumerate(splitter.split_text(doc.page_content)):
+        source = str(doc.metadata.get("source", "?"))
+        for piece in splitter.split_text(doc.page_content):
             headers = [piece.metadata[k] for _, k in MARKDOWN_HEADERS if k in piece.metadata]
             start = max(doc.page_content.find(piece.page_content[:40]), 0)
-            chunk = _chunk(doc, piece.page_content, i, start, headers=" > ".join(headers))
-            chunk.metadata["section"] = headers[-1] if headers else doc.metadata.get("section")
-            chunk.metadata["chunk_id"] = f"{chunk.metadata.get('source', '?')}#{chunk.metadata['section']}#{i}"
-            out.append(chunk)
-    return out
+            for offset, text in _cap(piece.page_content, max_chars):
+                index = counters.get(source, 0)
+                counters[source] = index + 1
+                chunk = _chunk(doc, text, index, start + offset, headers=" > ".join(headers))
+                chunk.metadata["section"] = headers[-1] if headers else doc.metadata.get("section")
+                chunk.metadata["chunk_id"] = f"{source}#{chunk.metadata['section']}#{index}"
+                out.append(chunk)
+    return unique_ids(out)
 
 
-def split_by_section(docs: Sequence[Document]) -> list[Document]:
+def split_by_section(docs: Sequence[Document], max_chars: int = MAX_CHUNK_CHARS) -> list[Document]:
     """One chunk per page or section: the loaded units (PDF pages, Markdown sections, JSON records,
-    CSV rows) as they are, with chunk ids. Units of the same source and page/section are joined."""
+    CSV rows) as they are, with chunk ids. Units of the same source and page/section are joined; a
+    unit longer than ``max_chars`` is cut into pieces of at most ``max_chars``."""
     from langchain_core.documents import Document
 
+    check_chunk_params(max_chars, 0)
     groups: dict[tuple, list[Document]] = {}
     for doc in docs:
         key = (doc.metadata.get("source"), doc.metadata.get("page"), doc.metadata.get("section"))
@@ -189,8 +243,9 @@ def split_by_section(docs: Sequence[Document]) -> list[Document]:
     out = []
     for parts in groups.values():
         merged = Document(page_content="\n\n".join(p.page_content for p in parts), metadata=dict(parts[0].metadata))
-        out.append(_chunk(merged, merged.page_content, 0, 0))
-    return out
+        for i, (offset, text) in enumerate(_cap(merged.page_content, max_chars)):
+            out.append(_chunk(merged, text, i, offset))
+    return unique_ids(out)
 
 
 def merge_by_source(docs: Sequence[Document]) -> list[Document]:
@@ -203,7 +258,7 @@ def merge_by_source(docs: Sequence[Document]) -> list[Document]:
         groups.setdefault(doc.metadata.get("source", "?"), []).append(doc)
     out = []
     for source, parts in groups.items():
-        meta = {k: v for k, v in parts[0].metadata.items() if k not in ("page", "section", "row", "record", "images", "headers")}
+        meta = {k: v for k, v in parts[0].metadata.items() if k not in _UNIT_KEYS}
         meta.update(source=source, page=None, section=None)
         out.append(Document(page_content="\n\n".join(p.page_content for p in parts), metadata=meta))
     return out

@@ -27,9 +27,13 @@ images it holds in ``metadata["images"]``, and standalone image files are listed
 ``LoadResult.skipped``. Pipe tables inside Markdown are rendered row by row with their headers, like
 CSV rows, so that a row keeps its meaning when it is cut into a chunk.
 
-A file that cannot be read (encrypted or corrupt PDF, invalid JSON, empty file, unknown extension)
-becomes a :class:`LoadError` naming the file and the fix; the other files still load. Pass
-``strict=True`` to raise the first error instead.
+A file that cannot be read (encrypted, corrupt or hostile PDF, invalid or too deeply nested JSON, a
+CSV quote that is never closed, an empty file, an unknown extension, a named pipe, a symbolic link
+that leads outside the folder or nowhere) becomes a :class:`LoadError` naming the file and the fix;
+the other files still load. Pass ``strict=True`` to raise the first error instead.
+
+The code is split by concern: :mod:`genai_lab.rag.walk` lists the folder safely,
+:mod:`genai_lab.rag.formats` holds one reader per format, and this module ties them together.
 
 If the folder holds a ``manifest.json`` (like ``data/kb/``), each document also gets the title,
 classification, document type and date that the manifest lists for its file.
@@ -37,16 +41,16 @@ classification, document type and date that the manifest lists for its file.
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import json
-import logging
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from genai_lab.rag.formats import DocumentLoadError, reader_for
+from genai_lab.rag.formats.base import describe
+from genai_lab.rag.formats.markdown import MARKDOWN_HEADERS, render_images, render_markdown_tables
+from genai_lab.rag.formats.records import RECORD_KEYS
+from genai_lab.rag.walk import Entry, not_regular, walk_folder
 
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.documents import Document
@@ -61,19 +65,22 @@ FORMATS = {
 }
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".tif", ".tiff"}
 DEFAULT_EXCLUDE = ("manifest.json", "questions.jsonl", "questions.json")
-MARKDOWN_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
-RECORD_KEYS = ("id", "name", "title", "version", "key")  # fields that label a JSON record, in order
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*([^)\s]+)(?:\s+\"([^\"]*)\")?\s*\)")
-
-
-class DocumentLoadError(ValueError):
-    """One file could not be loaded; the message names the file and what to do about it."""
-
-    def __init__(self, path: Path | str, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
+__all__ = [
+    "DEFAULT_EXCLUDE",
+    "FORMATS",
+    "IMAGE_SUFFIXES",
+    "MARKDOWN_HEADERS",
+    "RECORD_KEYS",
+    "DocumentLoadError",
+    "LoadError",
+    "LoadResult",
+    "load_documents",
+    "load_file",
+    "read_questions",
+    "render_images",
+    "render_markdown_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -100,9 +107,6 @@ class LoadResult:
         return len(self.documents)
 
 
-# ------------------------------------------------------------------------------------------------
-# The entry point
-# ------------------------------------------------------------------------------------------------
 def load_documents(
     path: str | Path,
     strict: bool = False,
@@ -114,35 +118,39 @@ def load_documents(
     ``source`` in the metadata is the path relative to the folder. Hidden files and the names in
     ``exclude`` (the knowledge base's manifest and question set) are not loaded. With ``strict``,
     the first bad file raises :class:`DocumentLoadError`; otherwise it is reported in
-    ``result.errors`` and the rest still load.
+    ``result.errors`` and the rest still load: every file ends up loaded, skipped (images) or in
+    ``errors``.
     """
     root = Path(path)
-    if not root.exists():
+    if not root.exists() and not root.is_symlink():
         raise FileNotFoundError(f"{root} does not exist; pass a file or a folder of documents.")
-    if root.is_file():
-        files, base = [root], root.parent
-    else:
+    if root.is_dir():
         base = root
-        files = sorted(
-            p
-            for p in root.rglob("*")
-            if p.is_file()
-            and p.name not in exclude
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        )
-    manifest = _read_manifest(base) if use_manifest else {}
+        entries = walk_folder(root, exclude)
+    else:
+        base = root.parent
+        entries = [Entry(root, root.name)]
     result = LoadResult()
-    for file in files:
-        rel = file.relative_to(base).as_posix()
-        if file.suffix.lower() in IMAGE_SUFFIXES:
-            result.skipped.append(rel)
-            continue
+    manifest: dict[str, dict] = {}
+    if use_manifest:
         try:
-            docs = load_file(file, source=rel, info=manifest.get(rel))
+            manifest = _read_manifest(base)
         except DocumentLoadError as exc:
             if strict:
                 raise
-            result.errors.append(LoadError(rel, exc.reason))
+            result.errors.append(LoadError(exc.path, exc.reason))
+    for entry in entries:
+        if entry.problem is None and Path(entry.rel).suffix.lower() in IMAGE_SUFFIXES:
+            result.skipped.append(entry.rel)
+            continue
+        try:
+            if entry.problem is not None:
+                raise DocumentLoadError(entry.rel, entry.problem)
+            docs = load_file(entry.path, source=entry.rel, info=manifest.get(entry.rel))
+        except DocumentLoadError as exc:
+            if strict:
+                raise
+            result.errors.append(LoadError(entry.rel, exc.reason))
             continue
         result.documents.extend(docs)
     return result
@@ -151,11 +159,13 @@ def load_documents(
 def load_file(path: str | Path, source: str | None = None, info: dict | None = None) -> list[Document]:
     """Load one file by its extension; raises :class:`DocumentLoadError` when it cannot.
 
-    ``info`` is the file's manifest entry (title, classification, ...), if any.
+    ``info`` is the file's manifest entry (title, classification, ...), if any. Whatever goes wrong
+    inside a reader (a parser's own exception included) is raised as a :class:`DocumentLoadError`
+    naming the file.
     """
     path = Path(path)
     source = source or path.name
-    info = info or {}
+    info = info if isinstance(info, dict) else {}
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DocumentLoadError(
@@ -163,12 +173,24 @@ def load_file(path: str | Path, source: str | None = None, info: dict | None = N
             f"unsupported file type {path.suffix or '(no extension)'!r}. Supported: "
             f"{', '.join(sorted(FORMATS))}. Convert the file to one of these, or move it out of the folder.",
         )
-    if path.stat().st_size == 0:
+    try:
+        status = path.stat()
+    except OSError as exc:
+        raise DocumentLoadError(source, f"the file cannot be opened ({describe(exc)}).") from exc
+    problem = not_regular(status.st_mode)
+    if problem:
+        raise DocumentLoadError(source, problem)
+    if status.st_size == 0:
         raise DocumentLoadError(source, "the file is empty (0 bytes); re-export it or remove it.")
-    reader = {"pdf": _load_pdf, "markdown": _load_markdown, "json": _load_json, "csv": _load_csv,
-              "text": _load_text}[fmt]
-    title = info.get("title") or path.stem.replace("_", " ")
-    units = reader(path, source, title, info)
+    title = str(info.get("title") or path.stem.replace("_", " "))
+    try:
+        units = reader_for(fmt)(path, source, title, info)
+    except DocumentLoadError:
+        raise
+    except Exception as exc:  # a parser failure no reader anticipated: still one named, bad file
+        raise DocumentLoadError(
+            source, f"the {fmt} file could not be read ({describe(exc)}); check that it is a valid {fmt} file."
+        ) from exc
     if not units:
         raise DocumentLoadError(source, "no text could be extracted; check that the file has content.")
     extra = {k: info[k] for k in ("title", "classification", "date") if k in info}
@@ -181,201 +203,6 @@ def load_file(path: str | Path, source: str | None = None, info: dict | None = N
     return docs
 
 
-# ------------------------------------------------------------------------------------------------
-# One reader per format: each returns a list of (text, metadata) pairs
-# ------------------------------------------------------------------------------------------------
-Unit = tuple[str, dict[str, Any]]
-
-
-def _load_pdf(path: Path, source: str, title: str, info: dict) -> list[Unit]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        with _quiet("pypdf"):  # pypdf logs repair attempts; the error below says it all
-            reader = PdfReader(path)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentLoadError(
-                source,
-                "the PDF is encrypted with a password. Decrypt it first (for example "
-                "`qpdf --decrypt --password=PASSWORD in.pdf out.pdf`) or remove it from the folder.",
-            )
-        units = []
-        for number, pdf_page in enumerate(reader.pages, start=1):
-            with _quiet("pypdf"):
-                text = (pdf_page.extract_text() or "").strip()
-            try:
-                images = len(pdf_page.images)
-            except Exception:  # an image pypdf cannot decode does not spoil the page's text
-                images = 0
-            if text:
-                units.append((text, {"page": number, "images": images}))
-    except DocumentLoadError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentLoadError(
-            source,
-            f"the PDF is corrupt or not a PDF ({type(exc).__name__}: {exc}). Re-export or repair it "
-            "(for example `qpdf in.pdf out.pdf`).",
-        ) from exc
-    if not units and len(reader.pages):
-        raise DocumentLoadError(
-            source, "the PDF has no extractable text (a scan?). Run OCR on it first, e.g. `ocrmypdf`."
-        )
-    return units
-
-
-def _read_text(path: Path, source: str) -> str:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentLoadError(
-            source, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start}); re-save it as UTF-8."
-        ) from exc
-    if not text.strip():
-        raise DocumentLoadError(source, "the file holds only whitespace; add content or remove it.")
-    return text
-
-
-def render_images(text: str) -> str:
-    """Replace Markdown images by their alt text and title: ``[Image: alt (title)]``."""
-
-    def repl(match: re.Match) -> str:
-        alt, _src, image_title = match.groups()
-        label = alt.strip() or "no alt text"
-        return f"[Image: {label}{f' ({image_title})' if image_title else ''}]"
-
-    return _IMAGE.sub(repl, text)
-
-
-def render_markdown_tables(text: str) -> str:
-    """Render each pipe table row as ``header: value | header: value`` so a row keeps its headers."""
-    lines = text.splitlines()
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        is_table = (
-            i + 1 < len(lines)
-            and lines[i].strip().startswith("|")
-            and re.fullmatch(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*", lines[i + 1])
-        )
-        if not is_table:
-            out.append(lines[i])
-            i += 1
-            continue
-        headers = _cells(lines[i])
-        i += 2
-        while i < len(lines) and lines[i].strip().startswith("|"):
-            cells = _cells(lines[i])
-            out.append(" | ".join(f"{h}: {c}" for h, c in zip(headers, cells, strict=False)))
-            i += 1
-    return "\n".join(out)
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-def _load_markdown(path: Path, source: str, title: str, info: dict) -> list[Unit]:
-    from langchain_text_splitters import MarkdownHeaderTextSplitter
-
-    text = render_markdown_tables(render_images(_read_text(path, source)))
-    splitter = MarkdownHeaderTextSplitter(MARKDOWN_HEADERS, strip_headers=False)
-    units = []
-    for part in splitter.split_text(text):
-        headers = [part.metadata[k] for _, k in MARKDOWN_HEADERS if k in part.metadata]
-        meta: dict[str, Any] = {"section": headers[-1] if headers else None}
-        meta["headers"] = " > ".join(headers)
-        content = part.page_content.strip()
-        if len(headers) > 1 and not content.startswith("# "):
-            # keep the path of parent headers, so that a sub-section names its document
-            content = f"{' > '.join(headers[:-1])}\n{content}"
-        units.append((content, meta))
-    return [u for u in units if u[0]]
-
-
-def _records(data: Any, source: str) -> list[Any]:
-    """The records of a JSON file: a top-level list, or the list inside a top-level object."""
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if "records" in data and isinstance(data["records"], list):
-            return data["records"]
-        if len(lists) == 1:
-            return lists[0]
-        return [data]
-    raise DocumentLoadError(source, f"expected a JSON object or list of records, got {type(data).__name__}.")
-
-
-def _flatten(value: Any, prefix: str = "") -> list[str]:
-    if isinstance(value, dict):
-        return [line for k, v in value.items() for line in _flatten(v, f"{prefix}{k}.")]
-    if isinstance(value, list):
-        if all(not isinstance(v, dict | list) for v in value):
-            return [f"{prefix[:-1]}: {', '.join(str(v) for v in value)}"]
-        return [line for i, v in enumerate(value) for line in _flatten(v, f"{prefix}{i}.")]
-    return [f"{prefix[:-1] or 'value'}: {'none' if value is None else value}"]
-
-
-def _load_json(path: Path, source: str, title: str, info: dict) -> list[Unit]:
-    text = _read_text(path, source)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DocumentLoadError(
-            source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}. Fix the syntax."
-        ) from exc
-    units = []
-    for i, record in enumerate(_records(data, source), start=1):
-        key = info.get("key")
-        if isinstance(record, dict):
-            key = key if key in record else next((k for k in RECORD_KEYS if k in record), None)
-        label = str(record[key]) if isinstance(record, dict) and key else f"record {i}"
-        body = "\n".join(_flatten(record))
-        units.append((f"{title}, {label}:\n{body}", {"section": label, "record": i}))
-    return units
-
-
-def _load_csv(path: Path, source: str, title: str, info: dict) -> list[Unit]:
-    text = _read_text(path, source)
-    rows = list(csv.reader(io.StringIO(text)))
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if len(rows) < 2:
-        raise DocumentLoadError(source, "the CSV has a header but no data rows; add rows or remove it.")
-    header = [h.strip() for h in rows[0]]
-    key = info.get("key") if info.get("key") in header else header[0]
-    units = []
-    for i, row in enumerate(rows[1:], start=1):
-        if len(row) != len(header):
-            raise DocumentLoadError(
-                source,
-                f"row {i} has {len(row)} fields but the header has {len(header)}; quote values that "
-                "contain commas.",
-            )
-        record = dict(zip(header, (c.strip() for c in row), strict=True))
-        body = " | ".join(f"{h}: {v}" for h, v in record.items())
-        units.append((f"{title}, {record[key]}: {body}", {"section": record[key], "row": i}))
-    return units
-
-
-def _load_text(path: Path, source: str, title: str, info: dict) -> list[Unit]:
-    return [(_read_text(path, source).strip(), {})]
-
-
-# ------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    """Silence a library's log warnings for the duration of the block."""
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _document(text: str, metadata: dict[str, Any]) -> Document:
     from langchain_core.documents import Document
 
@@ -383,11 +210,20 @@ def _document(text: str, metadata: dict[str, Any]) -> Document:
 
 
 def _read_manifest(folder: Path) -> dict[str, dict]:
+    """``path -> entry`` from the folder's ``manifest.json``; a malformed manifest raises
+    :class:`DocumentLoadError` (the documents then load without its metadata)."""
     path = folder / "manifest.json"
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {entry["path"]: entry for entry in data.get("documents", [])}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(entry["path"]): entry for entry in data.get("documents", [])}
+    except (ValueError, RecursionError, OSError, AttributeError, KeyError, TypeError) as exc:
+        raise DocumentLoadError(
+            "manifest.json",
+            f"the manifest is malformed ({describe(exc)}); expected {{\"documents\": [{{\"path\": ..., "
+            "\"title\": ...}, ...]}. The documents load without its titles and classifications.",
+        ) from exc
 
 
 def read_questions(path: str | Path) -> list[dict]:
@@ -398,5 +234,5 @@ def read_questions(path: str | Path) -> list[dict]:
         path = path / "questions.jsonl"
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        return json.loads(text)
+        return list(json.loads(text))
     return [json.loads(line) for line in text.splitlines() if line.strip()]
