@@ -70,7 +70,7 @@ nobench-list:
 	@echo $(NOBENCH_NOTEBOOKS)
 
 notebooks-nobench: setup
-	GENAI_LAB_BENCHMARKS=/nonexistent GENAI_LAB_RESULTS=build/results-nobench GENAI_LAB_FAST=1 \
+	GENAI_LAB_BENCHMARKS=/nonexistent GENAI_LAB_RESULTS=$(CURDIR)/build/results-nobench GENAI_LAB_FAST=1 \
 		$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 --sanitize-with .ci/nbval_sanitize.cfg $(NOBENCH_NOTEBOOKS)
 
