@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 pytest.importorskip("fastapi")
@@ -15,7 +17,7 @@ pytest.importorskip("sse_starlette")
 from fastapi.testclient import TestClient  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 
-from genai_lab.app.client import ServiceError, _parse_sse, add_document, ask, serve_in_thread  # noqa: E402
+from genai_lab.app.client import ServiceError, _parse_sse, ask, serve_in_thread  # noqa: E402
 from genai_lab.app.fake import FakeChatModel, HashingEmbeddings  # noqa: E402
 from genai_lab.app.index import KnowledgeIndex  # noqa: E402
 from genai_lab.app.loadtest import run_load  # noqa: E402
@@ -23,10 +25,14 @@ from genai_lab.app.service import AppConfig, ModelSlot, clean_text, create_app  
 from genai_lab.serving.router import RouterPolicy  # noqa: E402
 
 DOCS = [
-    ("legal/warranty.pdf", 2, None, "public", "Brightwater hardware carries a limited warranty of 24 months from the date of purchase."),
-    ("policies/travel.md", None, "Meal allowance", "internal", "The daily meal per diem for business travel is 55 EUR."),
-    ("projects/kestrel.md", None, "Status", "confidential", "Project Kestrel moves its launch to September because the NPU supplier is late."),
-    ("handbook/leave.md", None, "Annual leave", "internal", "Employees receive 27 days of annual leave per calendar year."),
+    ("legal/warranty.pdf", 2, None, "public",
+     "Brightwater hardware carries a limited warranty of 24 months from the date of purchase."),
+    ("policies/travel.md", None, "Meal allowance", "internal",
+     "The daily meal per diem for business travel is 55 EUR."),
+    ("projects/kestrel.md", None, "Status", "confidential",
+     "Project Kestrel moves its launch to September because the NPU supplier is late."),
+    ("handbook/leave.md", None, "Annual leave", "internal",
+     "Employees receive 27 days of annual leave per calendar year."),
 ]
 
 
@@ -39,7 +45,13 @@ def make_index(path=None) -> KnowledgeIndex:
     return KnowledgeIndex.from_chunks(chunks, embedding=HashingEmbeddings(), path=path)
 
 
+TOKEN = "test-token-123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+BASE = "http://127.0.0.1"  # the service answers only for its configured hosts
+
+
 def make_app(index=None, delay=0.0, adapters=None, **config):
+    config.setdefault("write_token", TOKEN)
     models = {
         "internal": ModelSlot(FakeChatModel(name_label="internal-fake", delay=delay), "internal: fake"),
         "external": ModelSlot(FakeChatModel(name_label="external-fake", delay=delay), "external: fake"),
@@ -52,9 +64,13 @@ def events(response) -> list[tuple[str, dict]]:
     return list(_parse_sse(iter(response.text.splitlines())))
 
 
+def client_for(app) -> TestClient:
+    return TestClient(app, base_url=BASE)
+
+
 @pytest.fixture
 def client():
-    return TestClient(make_app())
+    return client_for(make_app())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -105,7 +121,7 @@ def test_external_model_sees_only_public_documents():
     internal, external = RecordingFake(name_label="internal", seen=[]), RecordingFake(name_label="external", seen=[])
     app = make_app()
     app.state.models["internal"].llm, app.state.models["external"].llm = internal, external
-    client = TestClient(app)
+    client = client_for(app)
     for question in ("What is the latest news today on the meal per diem for travel?",
                      "Latest news today: when does the NPU supplier deliver, and how many days of leave?"):
         evs = events(client.post("/api/chat", json={"question": question}))
@@ -122,15 +138,16 @@ def test_private_context_keeps_the_request_internal_even_if_retrieval_leaks(monk
     index = make_index()
     unfiltered = index.retriever
     monkeypatch.setattr(index, "retriever", lambda k=3, public_only=False: unfiltered(k))
-    client = TestClient(make_app(index=index))
-    route = events(client.post("/api/chat", json={"question": "What is the latest news today on the meal per diem?"}))[0][1]
+    client = client_for(make_app(index=index))
+    question = "What is the latest news today on the meal per diem?"
+    route = events(client.post("/api/chat", json={"question": question}))[0][1]
     assert route["route"] == "internal" and route["model"] == "internal: fake"
     assert any("non-public documents" in r and "policies/travel.md (internal)" in r for r in route["reasons"])
 
 
 def test_adapter_is_served_internally_and_unknown_adapter_is_rejected():
     style = ModelSlot(FakeChatModel(name_label="style"), "internal: fake + style adapter")
-    client = TestClient(make_app(adapters={"style": style}))
+    client = client_for(make_app(adapters={"style": style}))
     route = events(client.post("/api/chat", json={"question": "latest news today?", "adapter": "style"}))[0][1]
     assert (route["route"], route["adapter"], route["model"]) == ("internal", "style", "internal: fake + style adapter")
     bad = client.post("/api/chat", json={"question": "hi", "adapter": "pirate"})
@@ -141,12 +158,12 @@ def test_adapter_is_served_internally_and_unknown_adapter_is_rejected():
 def test_backend_failure_is_an_error_event_that_fails_closed():
     app = make_app()
     app.state.models["internal"].llm.fail = True
-    client = TestClient(app)
+    client = client_for(app)
     evs = events(client.post("/api/chat", json={"question": "Project Kestrel status?"}))
     assert [n for n, _ in evs] == ["route", "error"]
     assert "NOT sent to the external model" in evs[-1][1]["message"]
     assert client.get("/healthz").status_code == 200
-    assert client.get("/metrics").json()["chat"] == {"error": 1}
+    assert client.get("/metrics.json").json()["chat"] == {"error": 1}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -183,7 +200,7 @@ def test_invalid_json_is_rejected_with_a_message(client, raw):
 
 
 def test_oversized_body_is_refused_before_reading():
-    client = TestClient(make_app(max_body_bytes=1000))
+    client = client_for(make_app(max_body_bytes=1000))
     response = client.post("/api/chat", json={"question": "x" * 5000})
     assert response.status_code == 413 and "limit is 1,000" in response.json()["message"]
 
@@ -219,7 +236,7 @@ def test_metrics_count_requests_by_status_and_latency_percentiles(client):
         client.post("/api/chat", json={"question": "annual leave days?"})
     client.post("/api/chat", json={"question": ""})
     client.post("/api/chat", json={})
-    m = client.get("/metrics").json()
+    m = client.get("/metrics.json").json()
     assert m["requests_by_status"]["200"] == 3 and m["requests_by_status"]["422"] == 2
     assert m["chat"]["ok"] == 3 and m["chat"]["invalid"] == 1
     lat = m["latency_ms"]
@@ -279,7 +296,9 @@ def test_queue_timeout_gets_503():
 def test_load_core_loses_nothing():
     app = make_app(delay=0.002, max_concurrency=4, max_queue=2)
     with serve_in_thread(app) as url:
-        report = run_load(url, ["warranty?", "Project Kestrel?", "latest news today?"], n=24, concurrency=8, time_limit_s=60)
+        questions = ["warranty?", "Project Kestrel?", "latest news today?"]
+        # pid: the server runs in this process, so its memory is ours (no need to ask /metrics.json)
+        report = run_load(url, questions, n=24, concurrency=8, time_limit_s=60, pid=os.getpid())
     assert report.lost == 0, report.lost_reasons
     assert report.requests == 24 and report.answered + report.rejected + report.failed == 24
     assert report.answered > 0 and report.p50_ms is not None and report.p50_ms <= report.p99_ms
@@ -289,13 +308,14 @@ def test_load_core_loses_nothing():
 # Adding documents: no restart, nothing lost, consistent after a crash
 # ------------------------------------------------------------------------------------------------
 def test_add_document_then_ask_about_it(client):
-    added = client.post("/api/documents", json={"title": "Bicycle parking", "text": "The bicycle parking garage opens at 06:30 on weekdays."})
+    body = {"title": "Bicycle parking", "text": "The bicycle parking garage opens at 06:30 on weekdays."}
+    added = client.post("/api/documents", headers=AUTH, json=body)
     assert added.status_code == 201 and added.json()["chunks"] == 1
     assert client.get("/healthz").json()["index_chunks"] == len(DOCS) + 1
     evs = events(client.post("/api/chat", json={"question": "When does the bicycle parking garage open?"}))
     assert evs[-2][1]["citations"][0]["source"] == "added/bicycle-parking.md"
     assert "06:30" in evs[-1][1]["answer"]
-    bad = client.post("/api/documents", json={"title": " ", "text": "x"})
+    bad = client.post("/api/documents", headers=AUTH, json={"title": " ", "text": "x"})
     assert bad.status_code == 422 and "title" in bad.json()["message"]
 
 
@@ -304,14 +324,18 @@ def test_add_documents_while_requests_are_in_flight_loses_no_answer(tmp_path):
     app = make_app(index=index, delay=0.02, max_concurrency=8, max_queue=8)
     in_flight_at_add = []
     with serve_in_thread(app) as url, ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(ask, url, q) for q in ["warranty?", "annual leave?", "meal per diem?", "NPU supplier?"] * 4]
+        questions = ["warranty?", "annual leave?", "meal per diem?", "NPU supplier?"] * 4
+        futures = [pool.submit(ask, url, q) for q in questions]
         deadline = time.monotonic() + 10
         while app.state.metrics.in_flight == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         added = []
         for i in range(3):
             in_flight_at_add.append(app.state.metrics.in_flight)
-            added.append(add_document(url, f"Notice {i}", f"Notice number {i}: the canteen menu changes on day {i}."))
+            body = {"title": f"Notice {i}", "text": f"Notice number {i}: the canteen menu changes on day {i}."}
+            response = httpx.post(f"{url}/api/documents", json=body, headers=AUTH, timeout=60)
+            assert response.status_code == 201, response.text
+            added.append(response.json())
         results = [f.result(60) for f in futures]
     assert in_flight_at_add[0] > 0  # the documents really went in while answers were streaming
     assert all(r.done is not None and r.error is None for r in results)
@@ -354,6 +378,9 @@ def test_index_rejects_empty_and_oversized_documents():
 
 def test_events_are_valid_json_lines(client):
     response = client.post("/api/chat", json={"question": "warranty?"})
-    for line in response.text.splitlines():
-        if line.startswith("data:"):
-            json.loads(line[5:])
+    lines = response.text.splitlines()
+    names = [line[len("event:"):].strip() for line in lines if line.startswith("event:")]
+    data = [json.loads(line[len("data:"):]) for line in lines if line.startswith("data:")]
+    assert len(names) == len(data) > 4 and names[0] == "route" and names[-2:] == ["citations", "done"]
+    assert all(isinstance(d, dict) for d in data)
+    assert data[-1]["answer"] == "".join(d["text"] for n, d in zip(names, data, strict=True) if n == "token").strip()

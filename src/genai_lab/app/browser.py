@@ -66,7 +66,8 @@ def ask_in_page(page: Any, question: str, timeout_ms: float = 120_000, expand: b
         for i in range(summaries.count()):
             summaries.nth(i).click()
     citations = [
-        {"summary": summaries.nth(i).inner_text(), "snippet_visible": page.locator("#citations details .snippet").nth(i).is_visible()}
+        {"summary": summaries.nth(i).inner_text(),
+         "snippet_visible": page.locator("#citations details .snippet").nth(i).is_visible()}
         for i in range(summaries.count())
     ]
     return {

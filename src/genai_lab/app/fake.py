@@ -2,7 +2,9 @@
 
 - :class:`FakeChatModel`: a LangChain chat model that answers from the prompt's first context
   passage, citing it as ``[1]``, word by word (so streaming shows), or "I don't know." when the
-  prompt has no context. ``fail=True`` makes it raise, like a backend that is down.
+  prompt has no context. ``fail=True`` makes it raise, like a backend that is down. Its async stream
+  waits with ``asyncio.sleep``, so cancelling the request stops it (``words_streamed`` counts the words
+  it produced).
 - :class:`HashingEmbeddings`: bag-of-words vectors (hashed word counts, normalised), so that
   retrieval by word overlap works without loading MiniLM.
 
@@ -11,14 +13,15 @@ Both are instant and give the same output on every run; the real service uses Sm
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -38,6 +41,7 @@ class FakeChatModel(BaseChatModel):
     delay: float = 0.0  # seconds per streamed word
     fail: bool = False
     max_words: int = 24
+    words_streamed: int = 0
 
     @property
     def _llm_type(self) -> str:
@@ -76,6 +80,22 @@ class FakeChatModel(BaseChatModel):
                 time.sleep(self.delay)
             if self.fail:  # the backend went down mid-answer
                 raise BackendDown(f"{self.name_label} went down while answering.")
+            self.words_streamed += 1
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word if i == 0 else " " + word))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        words = self.answer(messages).split(" ")
+        for i, word in enumerate(words):
+            await asyncio.sleep(self.delay)  # also a point where a cancelled request stops
+            if self.fail:
+                raise BackendDown(f"{self.name_label} went down while answering.")
+            self.words_streamed += 1
             yield ChatGenerationChunk(message=AIMessageChunk(content=word if i == 0 else " " + word))
 
 

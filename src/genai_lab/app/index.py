@@ -148,7 +148,8 @@ class KnowledgeIndex:
         if not title or not text:
             raise ValueError("A document needs a non-empty title and text.")
         if len(text) > MAX_DOCUMENT_CHARS:
-            raise ValueError(f"The document has {len(text):,} characters; the limit is {MAX_DOCUMENT_CHARS:,}. Split it.")
+            limit = MAX_DOCUMENT_CHARS
+            raise ValueError(f"The document has {len(text):,} characters; the limit is {limit:,}. Split it.")
         source = source or f"added/{slug(title)}.md"
         doc = Document(
             page_content=f"# {title}\n{text}",
@@ -158,8 +159,11 @@ class KnowledgeIndex:
         chunks = split_recursive([doc], CHUNK_CHARS, CHUNK_OVERLAP)
         with self._lock:
             old = self._store
+            embeddings = old.embeddings
+            if embeddings is None:  # a store built from a bare embedding function cannot embed new chunks
+                raise TypeError("The index has no Embeddings object; build it with an Embeddings instance.")
             new = FAISS.deserialize_from_bytes(
-                old.serialize_to_bytes(), old.embeddings, allow_dangerous_deserialization=True
+                old.serialize_to_bytes(), embeddings, allow_dangerous_deserialization=True
             )
             new.add_documents(chunks)
             if self.path is not None:

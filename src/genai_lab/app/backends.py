@@ -1,0 +1,64 @@
+"""The models behind the service's routes: the real ones (SmolLM2, an external endpoint, LoRA adapters)
+or the deterministic fakes of :mod:`genai_lab.app.fake`. Each :class:`~genai_lab.app.chat.ModelSlot`
+names its backend, from which :meth:`~genai_lab.app.config.AppConfig.for_backend` takes the limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from genai_lab.app.chat import ModelSlot
+
+
+def default_models(
+    max_new_tokens: int = 64, base_url: str | None = None, adapters: Mapping[str, Path] | None = None
+) -> tuple[dict[str, ModelSlot], dict[str, ModelSlot]]:
+    """The models behind the routes, and the per-request adapters.
+
+    The internal model is SmolLM2 (vLLM server if ``$GENAI_LAB_VLLM_URL`` answers, else in-process
+    transformers). The external one is the router's external endpoint when
+    ``GENAI_LAB_EXTERNAL_URL``/``_MODEL`` are set (see :class:`~genai_lab.serving.router.RouterConfig`);
+    offline it is the same SmolLM2, playing the hosted model, as in notebook 23. ``adapters``
+    (``{name: LoRA folder}``) become adapter slots on the same base (:mod:`genai_lab.app.adapters`)."""
+    import os
+
+    from genai_lab.rag.llm import get_chat_model
+    from genai_lab.serving.router import EXTERNAL, Endpoint
+
+    llm = get_chat_model(backend="auto", base_url=base_url, max_new_tokens=max_new_tokens)
+    backend = str(llm.backend)  # type: ignore[attr-defined]
+    base: Any = llm
+    adapter_slots: dict[str, ModelSlot] = {}
+    if adapters and backend == "transformers":
+        from genai_lab.app.adapters import AdapterSwitch, switched
+
+        switch = AdapterSwitch.load(llm.llm.pipeline.model, adapters)  # type: ignore[attr-defined]
+        base = switched(llm, switch, None)  # plain requests run with the adapters switched off
+        for name in adapters:
+            label = f"internal: SmolLM2 + LoRA adapter '{name}' ({backend})"
+            adapter_slots[name] = ModelSlot(switched(llm, switch, name), label, backend)
+    elif adapters:  # vLLM switches LoRA adapters itself: the adapter's name is the model name
+        for name in adapters:
+            chat = get_chat_model(backend="vllm", base_url=base_url, max_new_tokens=max_new_tokens, model=name)
+            adapter_slots[name] = ModelSlot(chat, f"internal: SmolLM2 + LoRA adapter '{name}' (vllm)", "vllm")
+    internal = ModelSlot(base, f"internal: SmolLM2-135M-Instruct ({backend})", backend)
+    url, model = os.environ.get("GENAI_LAB_EXTERNAL_URL"), os.environ.get("GENAI_LAB_EXTERNAL_MODEL")
+    if url and model:
+        endpoint = Endpoint(EXTERNAL, url, model, os.environ.get("GENAI_LAB_EXTERNAL_API_KEY_ENV"))
+        external = ModelSlot(endpoint.chat_model(max_tokens=max_new_tokens), f"external: {model} at {url}", "external")
+    else:
+        external = ModelSlot(base, f"external: SmolLM2 playing the hosted model, offline ({backend})", backend)
+    return {"internal": internal, "external": external}, adapter_slots
+
+
+def fake_models(delay: float = 0.0) -> dict[str, ModelSlot]:
+    """Two deterministic fake models (:class:`~genai_lab.app.fake.FakeChatModel`)."""
+    from genai_lab.app.fake import FakeChatModel
+
+    if delay < 0:
+        raise ValueError(f"The fake model's delay must be >= 0 seconds per word, got {delay}.")
+    return {
+        route: ModelSlot(FakeChatModel(name_label=f"{route}-fake", delay=delay), f"{route}: fake model (tests)", "fake")
+        for route in ("internal", "external")
+    }
