@@ -84,3 +84,23 @@ def test_memory_samples_use_the_one_rss_measure() -> None:
     gone.wait()
     assert _rss_mb(gone.pid, "http://unused") is None  # the service has exited: no sample, no crash
     assert _rss_mb(None, "http://127.0.0.1:9") is None  # nothing answers /metrics there
+
+
+def test_add_document_sends_the_write_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genai_lab.app import client
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("authorization") != "Bearer s3cret-token":
+            return httpx.Response(401, json={"message": "Adding documents needs 'Authorization: Bearer <token>'."})
+        return httpx.Response(201, json={"source": "added/x.md", "chunks": 1})
+
+    monkeypatch.setattr(httpx, "post", httpx.Client(transport=httpx.MockTransport(handler)).post)
+    with pytest.raises(ServiceError) as info:
+        client.add_document("http://app", "T", "text")
+    assert info.value.status == 401 and "Bearer" in info.value.message
+    added = client.add_document("http://app", "T", "text", "x.md", token="s3cret-token", classification="public")
+    assert added == {"source": "added/x.md", "chunks": 1}
+    assert json.loads(seen[-1].content) == {"title": "T", "text": "text", "source": "x.md", "classification": "public"}

@@ -157,3 +157,37 @@ def test_bad_command_lines_name_the_fix(argv: str, needle: str, capsys: pytest.C
     with pytest.raises(SystemExit):
         main(argv.split())
     assert needle in capsys.readouterr().err
+
+
+def test_the_runners_call_the_command_line_and_read_its_result(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from genai_lab.serving.bench import run_benchmark_subprocess, run_vllm_bench, runners
+
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+        calls.append(cmd)
+        if cmd[3] == "ours":  # "ours" writes --result-path; this stand-in of vLLM writes nothing and fails
+            out = cmd[cmd.index("--result-path") + 1]
+            with open(out, "w", encoding="utf-8") as fh:
+                json.dump({"completed": 2}, fh)
+            return subprocess.CompletedProcess(cmd, 0, "2 completed", "")
+        return subprocess.CompletedProcess(cmd, 2, "", "error: unrecognized arguments: --bogus")
+
+    monkeypatch.setattr(runners.subprocess, "run", fake_run)
+    stale = tmp_path / "ours.json"
+    stale.write_text('{"completed": 999}')
+    got = run_benchmark_subprocess("http://h/v1", "m", "tok", 2, 8, 4, stale, request_rate=math.inf,
+                                   goodput_slo_ms={"ttft": 500.0, "tpot": 50.0})
+    assert got == {"completed": 2}  # the new result, never the stale file
+    cmd = calls[0]
+    assert cmd[:4] == [sys.executable, "-m", "genai_lab.serving.bench", "ours"]
+    assert cmd[cmd.index("--request-rate") + 1] == "inf" and cmd[-2:] == ["ttft:500.0", "tpot:50.0"]
+    assert build_parser().parse_args(cmd[3:]).goodput == [("ttft", 500.0), ("tpot", 50.0)]  # our parser accepts it
+    with pytest.raises(RuntimeError, match=r"(?s)vllm.benchmarks.serve failed \(exit 2\).*--bogus"):
+        run_vllm_bench("http://h/v1", "m", "tok", 2, 8, 4, tmp_path / "vllm.json", max_concurrency=2)
+    vllm_cmd = calls[1]
+    assert vllm_cmd[3] == "vllm" and vllm_cmd[vllm_cmd.index("--base-url") + 1] == "http://h"
+    assert vllm_cmd[-2:] == ["--max-concurrency", "2"]

@@ -127,12 +127,31 @@ def ask(
     return result
 
 
-def add_document(url: str, title: str, text: str, source: str | None = None, timeout: float = 120.0) -> dict[str, Any]:
-    """Add a document to the running service's index (``POST /api/documents``)."""
+def add_document(
+    url: str,
+    title: str,
+    text: str,
+    source: str | None = None,
+    *,
+    token: str | None = None,
+    classification: str | None = None,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Add a document to the running service's index (``POST /api/documents``).
+
+    ``token`` is the service's write token (sent as ``Authorization: Bearer <token>``; a service that
+    requires one answers 401/403 without it, raised as :class:`ServiceError`); ``classification`` is
+    one of the knowledge base's (the service's default when ``None``)."""
     import httpx
 
-    body = json.dumps({"title": title, "text": text, "source": source}).encode("ascii")
-    response = httpx.post(f"{url.rstrip('/')}/api/documents", content=body, headers=JSON_HEADERS, timeout=timeout)
+    fields: dict[str, Any] = {"title": title, "text": text, "source": source}
+    if classification is not None:
+        fields["classification"] = classification
+    headers = dict(JSON_HEADERS)
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    body = json.dumps(fields).encode("ascii")
+    response = httpx.post(f"{url.rstrip('/')}/api/documents", content=body, headers=headers, timeout=timeout)
     if response.status_code != 201:
         raise ServiceError(response.status_code, _error_message(response))
     result: dict[str, Any] = response.json()
@@ -229,11 +248,11 @@ class AppProcess:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
+def serve_in_thread(app: Any) -> Iterator[str]:
     """Run ``app`` with uvicorn on a free loopback port in a daemon thread; yields its URL."""
     import uvicorn
 
-    port = port or free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
