@@ -59,10 +59,20 @@ def _random_looking(token: str) -> bool:
     return classes == 3 and _entropy(token) >= BASE64_ENTROPY
 
 
+# detect-secrets' keyword-style patterns ("ibm_cloud_key = ...") try many optional prefixes at every
+# non-word character; they only match next to one of these words, so they run only when one occurs.
+_KEYWORD_STYLE = "(?:(?<=\\W)|(?<=^))"
+_GATE = ("key", "pw", "pass", "token", "secret")
+
+
 def find_secrets(text: str) -> list[str]:
     """The kinds of secret found in ``text`` (as written: not case-folded), e.g. ``["AWS Access Key"]``."""
     found: list[str] = []
+    lowered = text.lower()
+    gated = any(word in lowered for word in _GATE)
     for name, pattern in _denylists():
+        if pattern.pattern.startswith(_KEYWORD_STYLE) and not gated:
+            continue
         if name not in found and pattern.search(text):
             found.append(name)
     if _KEYWORD.search(text):

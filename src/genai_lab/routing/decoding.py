@@ -40,31 +40,56 @@ _INVISIBLE = re.compile(
 )
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _HEX_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
-_LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"}
+LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i", "l": "i"}
 )
 _NOT_WORD = re.compile(r"[\W_]+")
-_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{8,}={0,2}")
-_HEX_RUN = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[\s:]?){6,}")
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{6,}={0,2}")
+_HEX_RUN = re.compile(
+    r"(?<![0-9a-zA-Z])(?:(?:[0-9a-fA-F]{2}){3,}|[0-9a-fA-F]{2}(?:[ :][0-9a-fA-F]{2}){2,})(?![0-9a-zA-Z])"
+)
 _KEEP_SCRIPTS = ("HANGUL", "CJK", "HIRAGANA", "KATAKANA")
+# Look-alikes Unicode's list leads only to other non-ASCII letters (Greek kappa -> Latin kra).
+_EXTRA_LOOKALIKES = {
+    "κ": "k", "ĸ": "k", "ϰ": "k", "ε": "e", "ё": "e", "η": "n", "β": "b", "χ": "x", "ω": "w", "ς": "s", "ї": "i",
+}  # fmt: skip
+
+
+_LATIN_NAME = re.compile(r"LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS |SCRIPT )?([A-Z])$")
+
+
+def _ascii_for(char: str, data: dict[str, list[dict[str, str]]], depth: int = 0) -> str | None:
+    """The ASCII letter or digit ``char`` imitates: directly in Unicode's confusables list, through a
+    chain of look-alikes (``τ`` -> ``ᴛ`` (small capital T) -> ``t``), or by its Unicode name."""
+    if char.isascii():
+        return char if char.isalnum() else None
+    match = _LATIN_NAME.match(unicodedata.name(char, ""))
+    if match:
+        return match.group(1).lower()
+    if depth >= 3:
+        return None
+    targets = [g["c"] for g in data.get(char, []) if len(g["c"]) == 1]
+    found = [a for a in (_ascii_for(t, data, depth + 1) for t in targets) if a]
+    letters = [a for a in found if a.isalpha()] or found
+    return letters[0] if letters else None
 
 
 @functools.lru_cache(maxsize=1)
 def _confusables_table() -> dict[int, str]:
-    """Every non-ASCII character that Unicode lists as confusable with one ASCII letter or digit,
-    mapped to that letter (Hangul and CJK characters are left alone)."""
+    """Every non-ASCII character that Unicode lists as confusable with an ASCII letter or digit,
+    mapped to it (Hangul and CJK characters are left alone)."""
     from confusable_homoglyphs import confusables
 
+    data = confusables.confusables_data
     table: dict[int, str] = {}
-    for char, glyphs in confusables.confusables_data.items():
-        if len(char) != 1 or char.isascii():
+    for char in data:
+        if len(char) != 1 or char.isascii() or unicodedata.name(char, "").startswith(_KEEP_SCRIPTS):
             continue
-        if unicodedata.name(char, "").startswith(_KEEP_SCRIPTS):
-            continue
-        targets = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalnum()]
-        letters = [t for t in targets if t.isalpha()] or targets
-        if letters:
-            table[ord(char)] = letters[0]
+        target = _ascii_for(char, data)
+        if target:
+            table[ord(char)] = target
+    for char, target in _EXTRA_LOOKALIKES.items():
+        table.setdefault(ord(char), target)
     return table
 
 
@@ -77,10 +102,13 @@ def normalize(text: str) -> str:
     """Case-folded text with escapes, invisible characters, accents and look-alikes undone.
 
     Spaces and punctuation are kept (personal-data patterns need them); Hangul is kept."""
-    text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    if "\\u" in text:
+        text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    if text.isascii():  # nothing below changes ASCII but the case
+        return text.casefold()
     text = _INVISIBLE.sub("", text)
     text = skeleton(unicodedata.normalize("NFKC", text))
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() or not unicodedata.combining(c))
     return skeleton(unicodedata.normalize("NFKC", text)).casefold()
 
 
@@ -91,8 +119,9 @@ def squash(text: str) -> str:
 
 
 def squash_leet(text: str) -> str:
-    """:func:`squash` with digits read as letters first (``c0nf1d3nt1al``)."""
-    return _NOT_WORD.sub("", normalize(text).translate(_LEET))
+    """:func:`squash` with digits read as letters first (``c0nf1d3nt1al``), and ``l``, ``1``, ``|``
+    and ``I`` all read as ``i`` (Unicode's skeletons map Cyrillic ``І`` to ``l``)."""
+    return _NOT_WORD.sub("", normalize(text).translate(LEET))
 
 
 def json_strings(text: str) -> str:
@@ -129,15 +158,17 @@ def _readable(data: bytes) -> str | None:
         return None
     if len(text) < 3:
         return None
-    printable = sum(1 for c in text if c.isprintable() or c in "\n\t")
-    letters = sum(1 for c in text if c.isalpha())
-    return text if printable >= 0.9 * len(text) and letters >= 0.3 * len(text) else None
+    printable = sum(1 for c in text if c.isprintable() or c in "\n\t" or unicodedata.category(c) == "Cf")
+    alnum = sum(1 for c in text if c.isalnum())
+    return text if printable >= 0.9 * len(text) and alnum >= 0.3 * len(text) else None
 
 
 def _base64_texts(text: str) -> list[str]:
     out: list[str] = []
     for match in _BASE64_RUN.finditer(text):
         run = match.group(0).rstrip("=")
+        if len(run) < 8 and not match.group(0).endswith("="):
+            continue  # too short to be base64 of anything but padding-free noise
         if not (match.group(0).endswith("=") or len(run) >= 16 or re.search(r"\d|.[A-Z]", run)):
             continue  # an ordinary word, not base64
         padded = run + "=" * (-len(run) % 4)
@@ -155,9 +186,7 @@ def _base64_texts(text: str) -> list[str]:
 def _hex_texts(text: str) -> list[str]:
     out: list[str] = []
     for match in _HEX_RUN.finditer(text):
-        digits = re.sub(r"[\s:]", "", match.group(0))
-        if len(digits) % 2:
-            digits = digits[:-1]
+        digits = re.sub(r"[ :]", "", match.group(0))
         decoded = _readable(bytes.fromhex(digits))
         if decoded:
             out.append(decoded)
@@ -169,7 +198,7 @@ def _decodings(text: str) -> list[str]:
     out: list[str] = []
     if extra := json_strings(text):
         out.append(extra)
-    if "%" in text or "+" in text:
+    if "%" in text:
         unquoted = text
         for _ in range(3):
             step = urllib.parse.unquote_plus(unquoted)

@@ -98,17 +98,30 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
 }
 
 
+_HAS_DIGIT = re.compile(r"\d")
+# Cheap tests that must hold for a pattern to match at all; a pattern whose test fails is not run.
+GATES: dict[str, Callable[[str, bool], bool]] = {
+    "email": lambda t, d: "@" in t or "at" in t,
+    "ipv6": lambda t, d: d and "::" in t or t.count(":") >= 7,
+}
+
+
 def _matches(norm: str) -> Iterator[tuple[str, re.Match[str]]]:
+    digits = bool(_HAS_DIGIT.search(norm))
     for kind, pattern in PII_PATTERNS.items():
+        gate = GATES.get(kind)
+        if (gate is not None and not gate(norm, digits)) or (kind != "email" and not digits):
+            continue
         check = VALIDATORS.get(kind)
         for match in pattern.finditer(norm):
             if check is None or check(match.group(0).strip()):
                 yield kind, match
 
 
-def find_personal_data(text: str) -> list[tuple[str, str]]:
-    """(kind, match) for every personal-data pattern found in ``text`` (normalised first)."""
-    return [(kind, m.group(0).strip()) for kind, m in _matches(normalize(text))]
+def find_personal_data(text: str, normalised: bool = False) -> list[tuple[str, str]]:
+    """(kind, match) for every personal-data pattern found in ``text`` (normalised first unless
+    ``normalised`` says it already is)."""
+    return [(kind, m.group(0).strip()) for kind, m in _matches(text if normalised else normalize(text))]
 
 
 def redact_personal_data(text: str) -> str:

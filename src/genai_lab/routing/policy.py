@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_lab.routing.credentials import find_secrets
-from genai_lab.routing.decoding import normalize, squash, squash_leet, views
+from genai_lab.routing.decoding import LEET, normalize, squash, views
 from genai_lab.routing.personal_data import find_personal_data, redact_personal_data
 from genai_lab.routing.semantic import SemanticCheck
 from genai_lab.routing.vocabulary import (
@@ -138,7 +138,8 @@ class RouterPolicy:
             for term in group
         ]
         self._terms = [*terms, *self.mined_terms]
-        self._titles = [(t, title_words(t)) for t in self.document_labels if len(title_words(t)) >= 2]
+        named = [*self.document_labels, *self.project_names, *(t.term for t in self.mined_terms)]
+        self._titles = [(t, title_words(t)) for t in dict.fromkeys(named) if len(title_words(t)) >= 2]
 
     @classmethod
     def from_knowledge_base(
@@ -207,7 +208,7 @@ class RouterPolicy:
 
     # -- the layers ----------------------------------------------------------------------------
     def _layer_personal_data(self, texts: list[str]) -> list[str]:
-        kinds = dict.fromkeys(kind for view in texts for kind, _ in find_personal_data(view))
+        kinds = dict.fromkeys(kind for view in texts for kind, _ in find_personal_data(view, normalised=True))
         return [f"personal data: {kind}" for kind in kinds]
 
     def _layer_secrets(self, texts: list[str]) -> list[str]:
@@ -216,11 +217,11 @@ class RouterPolicy:
 
     def _layer_terms(self, normalised: list[str]) -> tuple[list[str], list[str]]:
         squashed = "\n".join(_squash_norm(v) for v in normalised)
-        leet = "\n".join(squash_leet(v) for v in normalised)
+        leet = "\n".join(_squash_norm(v.translate(LEET)) for v in normalised)
         markers: list[str] = []
         vocab: list[str] = []
         for term in self._terms:
-            if term.key and (term.key in squashed or term.key in leet):
+            if term.key and (term.key in squashed or term.key.translate(LEET) in leet):
                 (markers if term.kind == "confidential marker" else vocab).append(f"{term.kind}: {term.term}")
         for pattern in self._marker_patterns:
             if any(pattern.search(v) for v in normalised):
@@ -229,9 +230,10 @@ class RouterPolicy:
         if self._titles:
             positions = [word_positions(v) for v in normalised]
             for title, words in self._titles:
-                reason = f"internal document: {title}"
-                if reason not in vocab and any(words_in_any_order(p, words) for p in positions):
-                    vocab.append(reason + " (words in another order)")
+                if any(title in r for r in vocab):
+                    continue
+                if any(words_in_any_order(p, words) for p in positions):
+                    vocab.append(f"internal name or title, words in another order: {title}")
         return markers, vocab
 
     def classify(self, text: str) -> Decision:
@@ -242,7 +244,7 @@ class RouterPolicy:
         normalised = [normalize(v) for v in raw]
         fired: dict[str, list[str]] = {}
         if self.personal_data:
-            fired["personal data"] = self._layer_personal_data(raw)
+            fired["personal data"] = self._layer_personal_data(normalised)
         if self.secrets:
             fired["secret"] = self._layer_secrets(raw)
         fired["marker"], fired["vocabulary"] = self._layer_terms(normalised)
@@ -251,7 +253,8 @@ class RouterPolicy:
         reasons = [r for found in fired.values() for r in found]
         layers = tuple(name for name, found in fired.items() if found)
         confidential = bool(reasons)
-        fresh = [p.pattern for p in self._fresh if any(p.search(v) for v in normalised)]
+        # Fresh-information words count only as written: decoding never makes a request *less* private.
+        fresh = [p.pattern for p in self._fresh if p.search(normalised[0])]
         if confidential:
             route = INTERNAL
         elif fresh:
@@ -267,5 +270,10 @@ class RouterPolicy:
         return redact_personal_data(text)
 
 
+_ASCII_NOT_WORD = str.maketrans("", "", "".join(chr(i) for i in range(128) if not chr(i).isalnum()))
+
+
 def _squash_norm(normalised: str) -> str:
+    if normalised.isascii():
+        return normalised.translate(_ASCII_NOT_WORD)
     return re.sub(r"[\W_]+", "", normalised)

@@ -61,7 +61,7 @@ DEFAULT_FRESH_PATTERNS = (
 
 _ID = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2,6}-\d{2,6}(?:-\d{1,6})?(?![A-Za-z0-9])")
 _CAP = r"[A-Z][A-Za-z0-9]{1,30}"
-_CAP_PAIR = re.compile(rf"(?<![A-Za-z0-9])({_CAP}) ({_CAP})(?![A-Za-z0-9])")
+_CAP_PAIR = re.compile(rf"(?<![A-Za-z0-9])(?=({_CAP}) ({_CAP})(?![A-Za-z0-9]))")  # overlapping pairs
 _CAP_WORD = re.compile(rf"(?<![A-Za-z0-9])({_CAP})(?![A-Za-z0-9])")
 _WORD = re.compile(r"\w{1,60}")
 _MID_SENTENCE = r"(?<=[a-z0-9,;] )"  # a capitalised word after a lower-case word: a proper noun, not a heading
