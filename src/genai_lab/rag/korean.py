@@ -153,12 +153,17 @@ class TokenizedBM25Index(BM25Index):
         if not queries:
             return []
         k = min(k, len(self.ids))
-        tokens = [self.tokenizer(q) or [""] for q in queries]  # "" is bm25s' empty token
-        docs, scores = self.model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return [
-            [(self.ids[int(d)], float(s)) for d, s in zip(row_docs, row_scores, strict=True) if s > 0]
-            for row_docs, row_scores in zip(docs, scores, strict=True)
-        ]
+        vocab = self.model.vocab_dict
+        tokens = [[t for t in self.tokenizer(q) if t and t in vocab] for q in queries]
+        out: list[list[tuple[str, float]]] = [[] for _ in queries]  # a query with no known term: no hit
+        asked = [i for i, t in enumerate(tokens) if t]
+        if asked:
+            docs, scores = self.model.retrieve(
+                [tokens[i] for i in asked], k=k, show_progress=False, n_threads=1
+            )
+            for i, row_docs, row_scores in zip(asked, docs, scores, strict=True):
+                out[i] = [(self.ids[int(d)], float(s)) for d, s in zip(row_docs, row_scores, strict=True) if s > 0]
+        return out
 
 
 def dense_rank(
