@@ -1,4 +1,4 @@
-"""The embedding cache: misses embed, hits read from disk, duplicates embed once."""
+"""The real MiniLM through the embedding cache: sensible similarities, and a second call reads the disk."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,8 @@ from genai_lab.rag.embeddings import cached_count, embed_texts
 
 
 @pytest.fixture(autouse=True)
+def _tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENAI_LAB_CACHE", str(tmp_path))  # MiniLM itself comes from its package
 
 
 @pytest.mark.real_model
