@@ -13,8 +13,13 @@ Five ways, each returning LangChain ``Document`` chunks that keep their parent's
 - :func:`split_by_section`: one chunk per page (PDF) or section/record/row (the other formats),
   the units :func:`genai_lab.rag.loaders.load_documents` already returns.
 
-:func:`chunk_documents` picks one by name. An overlap that is not smaller than the chunk size would
-never advance, so it is an error everywhere.
+The last two follow the document's structure, but a section longer than :data:`MAX_CHUNK_CHARS` is
+still cut (at paragraphs, lines, words, and inside a word as a last resort), so one giant section
+cannot become one giant chunk. Every chunker returns unique ``chunk_id`` values: a repeat (two
+sections with the same title in one file) gets ``~2``, ``~3``, ... in document order.
+
+:func:`chunk_documents` picks one by name. Sizes are integers (a bool is not a size), and an overlap
+that is not smaller than the chunk size would never advance, so it is an error everywhere.
 """
 
 from __future__ import annotations
