@@ -23,11 +23,12 @@ itself goes to the server log. Each request ends with one :class:`~genai_lab.aud
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from genai_lab.app.config import AppConfig
 from genai_lab.app.errors import ApiError
@@ -184,22 +185,24 @@ class ChatService:
         return kept, self.models[INTERNAL]
 
     # -- 6. answer -------------------------------------------------------------------------------
-    async def answer(self, slot: ModelSlot, docs: list[Any], question: str) -> AsyncIterator[str]:
+    async def answer(self, slot: ModelSlot, docs: list[Any], question: str) -> AsyncGenerator[str, None]:
         """The answer's text pieces, from the RAG chain's async stream over ``docs``."""
         from langchain_core.runnables import RunnableLambda
 
         from genai_lab.rag.chain import build_rag_chain_with_sources
 
         chain = build_rag_chain_with_sources(RunnableLambda(lambda _question: docs), slot.llm)
-        async for chunk in chain.astream(question):
-            if chunk.get("answer"):
-                yield chunk["answer"]
+        stream = cast("AsyncGenerator[dict[str, Any], None]", chain.astream(question))
+        async with contextlib.aclosing(stream) as chunks:  # closed at once when cancelled
+            async for chunk in chunks:
+                if chunk.get("answer"):
+                    yield chunk["answer"]
 
     # -- the whole request -----------------------------------------------------------------------
     async def stream(
         self, ticket: Ticket, question: str, adapter: str | None = None, request_id: str | None = None,
         start: float | None = None,
-    ) -> AsyncIterator[ChatEvent]:  # fmt: skip
+    ) -> AsyncGenerator[ChatEvent, None]:  # fmt: skip
         """Route, retrieve, guard and answer one validated, admitted question; releases ``ticket``."""
         from genai_lab.app.presentation import citation_list, readable
         from genai_lab.rag.chain import is_abstention
@@ -228,10 +231,11 @@ class ChatService:
             })  # fmt: skip
             pieces: list[str] = []
             try:
-                async for piece in self.answer(slot, docs, question):
-                    first_token = first_token or time.perf_counter()
-                    pieces.append(piece)
-                    yield ChatEvent("token", {"text": piece})
+                async with contextlib.aclosing(self.answer(slot, docs, question)) as answer_pieces:
+                    async for piece in answer_pieces:
+                        first_token = first_token or time.perf_counter()
+                        pieces.append(piece)
+                        yield ChatEvent("token", {"text": piece})
             except Exception as exc:  # the model failed: its message may hold a URL or a key, so it stays in the log
                 error = type(exc).__name__
                 log.exception("request %s: the %s model (%s) failed", rid, decision.route, slot.label)

@@ -91,6 +91,8 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"No route {request.url.path}; see /docs for the API."
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; see /docs for the API."
+        elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # not UTF-8, say
+            message = "The request body could not be parsed. Send a UTF-8 JSON object such as {\"question\": \"...\"}."
         else:
             message = str(exc.detail) if isinstance(exc.detail, str) else "The request was refused."
         return error_response(exc.status_code, code, message, exc.headers)

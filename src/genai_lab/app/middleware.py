@@ -105,8 +105,8 @@ class HostCheck:
                 await send(message)
             elif message["type"] == "http.response.start":  # the middleware's plain-text 400: ours instead
                 known = ", ".join(self.allowed_hosts)
-                message = f"This service answers only for the hosts {known}; use one of them in the URL."
-                response = error_response(400, "invalid_host", message)
+                text = f"This service answers only for the hosts {known}; use one of them in the URL."
+                response = error_response(400, "invalid_host", text)
                 await response(scope, receive, send)
 
         checker = TrustedHostMiddleware(accepted, allowed_hosts=self.allowed_hosts, www_redirect=False)
@@ -142,8 +142,8 @@ class BodyGuard:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
             except TimeoutError:
                 log.info("request %s: body not received within %.0f s", request_id_of(scope), self.timeout_s)
-                message = f"The request body did not arrive within {self.timeout_s:g} s. Send it at once and retry."
-                response = error_response(408, "body_timeout", message, _CLOSE)
+                text = f"The request body did not arrive within {self.timeout_s:g} s. Send it at once and retry."
+                response = error_response(408, "body_timeout", text, _CLOSE)
                 await response(scope, receive, send)
                 return
             if message["type"] == "http.disconnect":

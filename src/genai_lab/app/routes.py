@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -47,8 +47,8 @@ def sse_data(data: dict[str, Any]) -> str:
     return fix_surrogates(json.dumps(data, ensure_ascii=False, allow_nan=False, default=str))
 
 
-async def _as_sse(events: AsyncIterator[ChatEvent]) -> AsyncIterator[dict[str, str]]:
-    async with contextlib.aclosing(events):  # type: ignore[type-var]
+async def _as_sse(events: AsyncGenerator[ChatEvent, None]) -> AsyncIterator[dict[str, str]]:
+    async with contextlib.aclosing(events):
         async for name, data in events:
             yield {"event": name, "data": sse_data(data)}
 
