@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import sys
@@ -35,6 +36,7 @@ SCRIPT = _script()
 GOALS = SCRIPT.load_goals()
 
 
+@functools.cache
 def _first_cell(path):
     return nbformat.read(path, as_version=4).cells[0].source
 
