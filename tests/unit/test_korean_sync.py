@@ -108,8 +108,7 @@ def test_readme_ko_table_names_only_existing_notebooks_and_labs():
     text = (ROOT / "README.ko.md").read_text(encoding="utf-8")
     for target in _links(ROOT / "README.ko.md"):
         if "://" not in target:
-            rel = target.replace("labs/", "solutions/", 1) if target.startswith("labs/") else target
-            assert (ROOT / rel).exists(), f"README.ko.md links to {target}, which does not exist"
+            assert (ROOT / target).exists(), f"README.ko.md links to {target}, which does not exist"
     table = [line for line in text.splitlines() if line.startswith("| ") and "notebooks/" in line]
     named = {name for line in table for name in re.findall(r"`(\d\d_[a-z0-9_]+)`", line)}
     unknown = sorted(n for n in named if not (ROOT / "notebooks" / f"{n}.ipynb").exists() and n not in LAB_NAMES)
