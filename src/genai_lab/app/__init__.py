@@ -1,9 +1,16 @@
 """The capstone application: a chat service over the knowledge base (RAG, routing, adapters,
 streaming), its web page, a Python client and a load test.
 
-- :mod:`genai_lab.app.service`: ``create_app(...)`` (FastAPI) and ``default_app()``;
+- :mod:`genai_lab.app.service`: ``create_app(...)`` (FastAPI) and ``default_app()``, which assemble:
+- :mod:`genai_lab.app.chat`: ``ChatService``, the pipeline (admit, route, retrieve, guard, answer),
+  testable without HTTP;
+- :mod:`genai_lab.app.routes`: thin routers (chat, documents, health/metrics, page);
+- :mod:`genai_lab.app.middleware`: request ids, host check, body limits;
+- :mod:`genai_lab.app.documents`: the checks of ``POST /api/documents`` (token, classification, quotas);
+- :mod:`genai_lab.app.config`: ``AppConfig``, every limit of the service;
+- :mod:`genai_lab.app.server`: uvicorn with header/body deadlines (slow clients are cut off);
 - :mod:`genai_lab.app.index`: the knowledge-base index that grows without a restart;
-- :mod:`genai_lab.app.metrics`: counters and latency percentiles for ``/metrics``;
+- :mod:`genai_lab.app.metrics`: Prometheus metrics for ``/metrics`` and the JSON view ``/metrics.json``;
 - :mod:`genai_lab.app.client`: ``ask``, ``stream_chat``, ``add_document``, ``AppProcess``;
 - :mod:`genai_lab.app.loadtest`: ``run_load``;
 - :mod:`genai_lab.app.fake`: deterministic stand-ins for the models (tests, fast mode).
