@@ -86,12 +86,19 @@ def _manifest_path(manifest: str | Path | None) -> Path:
     return path
 
 
-def _kb_texts(folder: Path) -> list[tuple[str, str]]:
-    """(text, classification) of every document unit under ``folder`` (none when it holds only a manifest)."""
+def _kb_texts(folder: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(text, classification) of every document unit under ``folder`` (none when it holds only a
+    manifest), and (record key, classification) of every row of its tables and JSON files."""
     from genai_lab.rag.loaders import load_documents
 
-    result = load_documents(folder)
-    return [(d.page_content, str(d.metadata.get("classification", "internal")).lower()) for d in result.documents]
+    texts: list[tuple[str, str]] = []
+    records: list[tuple[str, str]] = []
+    for doc in load_documents(folder).documents:
+        classification = str(doc.metadata.get("classification", "internal")).lower()
+        texts.append((doc.page_content, classification))
+        if doc.metadata.get("type") in ("csv", "json") and isinstance(doc.metadata.get("section"), str):
+            records.append((doc.metadata["section"], classification))
+    return texts, records
 
 
 @dataclass
@@ -168,10 +175,10 @@ class RouterPolicy:
                     labels.append(doc[key].strip())
             labels.extend(str(label) for label in doc.get("labels", []) or [])
         labels = [t for t in dict.fromkeys(labels) if term_length(t) >= kwargs.get("min_term_length", 4)]
-        texts = _kb_texts(path.parent) if (mine or semantic) else []
+        texts, records = _kb_texts(path.parent) if (mine or semantic) else ([], [])
         policy = cls(project_names=list(dict.fromkeys(projects)), document_labels=labels, **kwargs)
         if mine and texts:
-            policy._corpus, mined = mine_vocabulary(texts)
+            policy._corpus, mined = mine_vocabulary(texts, records=records)
             known = {t.key for t in policy._terms}
             policy.mined_terms = [t for t in mined if t.key not in known]
             policy._rebuild_terms()

@@ -13,6 +13,8 @@ names that occur in internal or confidential documents and in no public one. Can
   and surnames;
 - pairs of capitalised words with at least one such distinctive word or a digit in them (``Hub H3``,
   person names);
+- the keys of records in non-public tables and JSON files (the manifest's ``key``: every name in the
+  organisation chart, every vendor), unless a key is a number, a date or one common word;
 
 plus the internal project names (``internal_projects`` in the manifest, also without "Project") and
 the titles of non-public documents. Titles also match with their words in another order.
@@ -191,9 +193,24 @@ class Corpus:
         return list(found.values())
 
 
-def mine_vocabulary(documents: Iterable[tuple[str, str]], corpus: Corpus | None = None) -> tuple[Corpus, list[Term]]:
-    """Mine sensitive terms from ``(text, classification)`` pairs; returns the corpus (for later
-    documents) and the terms, each once."""
+    def record_name(self, value: str) -> Term | None:
+        """The key of a non-public record (a person in the organisation chart, a vendor) as a term,
+        unless it is a number or date, one common English word, or occurs in public documents."""
+        value = value.strip()
+        if re.fullmatch(r"[\d\s\-./:]*", value) or term_length(value) < 4 or self.is_public(value):
+            return None
+        words = value.split()
+        if len(words) == 1 and (value.lower() in english_words() or value.lower() in public_names()):
+            return None
+        return Term("internal record", value, squash(value))
+
+
+def mine_vocabulary(
+    documents: Iterable[tuple[str, str]], corpus: Corpus | None = None, records: Iterable[tuple[str, str]] = ()
+) -> tuple[Corpus, list[Term]]:
+    """Mine sensitive terms from ``(text, classification)`` pairs, plus the keys of records in
+    tables and JSON files (``(key, classification)``: names in the organisation chart, vendors);
+    returns the corpus (for later documents) and the terms, each once."""
     docs = list(documents)
     corpus = corpus or Corpus()
     for text, classification in docs:
@@ -201,6 +218,9 @@ def mine_vocabulary(documents: Iterable[tuple[str, str]], corpus: Corpus | None 
         if classification == "public":
             corpus.add_public(text)
     terms: dict[str, Term] = {}
+    for key, classification in records:
+        if classification != "public" and (term := corpus.record_name(key)) is not None:
+            terms.setdefault(term.key, term)
     for text, classification in docs:
         if classification != "public":
             for term in corpus.candidates(text):
