@@ -285,3 +285,30 @@ def test_lcel_router_routes_and_fails_closed(policy: RouterPolicy, tmp_path: Pat
     broken = lcel_router(router, internal_llm=RunnableLambda(down), external_llm=external)
     with pytest.raises(ConfidentialRouteError):
         broken.invoke("confidential: latest news")
+
+
+def test_audit_entries_follow_the_package_audit_schema(policy: RouterPolicy, tmp_path: Path) -> None:
+    from genai_lab.audit import AuditRecord
+
+    router = Router(policy, CONFIG, tmp_path / "audit.jsonl", transport=Recorder())
+    router.complete("Project Nightjar budget")
+    router.complete("jane.doe@example.com: what is the weather today?")
+    records = [AuditRecord.from_mapping(e) for e in router.audit.entries()]  # raises on a field outside the schema
+    assert [r.component for r in records] == ["router", "router"]
+    assert records[0].model == INTERNAL and records[1].reasons[0] == "personal data: email"
+
+
+def test_per_endpoint_transport_is_the_seam_for_a_search_answer(policy: RouterPolicy, tmp_path: Path) -> None:
+    searched: list[str] = []
+
+    def search_answer(endpoint: Endpoint, messages: list[dict[str, str]], options: dict) -> str:
+        searched.append(messages[-1]["content"])
+        return "answer with web results"
+
+    transport = Recorder()
+    router = Router(policy, CONFIG, tmp_path / "audit.jsonl", transport=transport, transports={EXTERNAL: search_answer})
+    assert router.complete(EXTERNAL_CASES[0]).text == "answer with web results"
+    assert router.complete("Project Nightjar: latest news").text == "answer from internal"
+    assert searched == [EXTERNAL_CASES[0]] and [e for e, _ in transport.calls] == [INTERNAL]
+    with pytest.raises(ValueError, match="endpoints are"):
+        Router(policy, CONFIG, tmp_path / "a.jsonl", transports={"web": search_answer})

@@ -11,8 +11,9 @@ options that returns the answer. The default is the ``openai`` client; tests pas
 transport for the external endpoint that first searches the web (or anything else) plugs in the same
 way (``Router(..., transports={"external": my_search_answer})``).
 
-Every decision is appended to a JSON Lines audit log: the time, the route, the reasons and the layers
-that fired, and a SHA-256 of the text (never the text itself, which may be confidential).
+Every decision is appended to a JSON Lines audit log (:class:`genai_lab.audit.AuditLog`, the package's
+one audit schema, shared with the capstone app): the time, the route, the reasons (each names the layer
+that fired), the endpoint, and a SHA-256 of the text (never the text itself, which may be confidential).
 
 If the internal endpoint is down, a confidential request **fails closed**: the router raises
 :class:`ConfidentialRouteError` and never reroutes it outside.
@@ -20,17 +21,14 @@ If the internal endpoint is down, a confidential request **fails closed**: the r
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
 import os
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genai_lab.audit import AuditLog, AuditRecord
 from genai_lab.routing.personal_data import find_personal_data
 from genai_lab.routing.policy import EXTERNAL, INTERNAL, Decision, RouterPolicy
 
@@ -142,27 +140,6 @@ class RoutedResponse:
     redacted: bool
 
 
-class AuditLog:
-    """An append-only JSON Lines file: one line per decision, flushed and fsynced as written."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-
-    def append(self, entry: Mapping[str, Any]) -> None:
-        line = json.dumps(dict(entry), ensure_ascii=False, sort_keys=True)
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def entries(self) -> list[dict[str, Any]]:
-        if not self.path.is_file():
-            return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
-
-
 class Router:
     """Classify, (optionally) redact, send, audit. See the module docstring.
 
@@ -203,20 +180,23 @@ class Router:
         """The policy's decision on ``text`` (no request is sent)."""
         return self.policy.classify(text)
 
-    def _log(self, request_id: str, text: str, decision: Decision, outcome: str, **extra: Any) -> None:
+    def _log(
+        self, request_id: str, text: str, decision: Decision, outcome: str, endpoint: str | None = None, **extra: Any
+    ) -> None:
+        """One :class:`genai_lab.audit.AuditRecord` (the package's one audit schema): the route, the
+        reasons (each names its layer), the endpoint, a SHA-256 of the text, never the text."""
         self.audit.append(
-            {
-                "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
-                "request_id": request_id,
-                "route": decision.route,
-                "confidential": decision.confidential,
-                "reasons": list(decision.reasons),
-                "layers": list(decision.layers),
-                "sha256": hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest(),
-                "chars": len(text),
-                "outcome": outcome,
+            AuditRecord.for_text(
+                text,
+                request_id=request_id,
+                route=decision.route,
+                confidential=decision.confidential,
+                reasons=decision.reasons,
+                outcome=outcome,
+                component="router",
+                model=endpoint,
                 **extra,
-            }
+            )
         )
 
     def outbound(self, text: str, decision: Decision) -> tuple[str, bool]:
