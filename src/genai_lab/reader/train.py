@@ -1,0 +1,214 @@
+"""Training the grounded reader: the course's seed LoRA configuration on SmolLM2's chat template.
+
+The configuration is the seed's, exactly as written in notebook 10::
+
+    LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1)
+
+(``peft`` then adapts ``q_proj`` and ``v_proj``, its default for Llama-shaped models).
+
+**Loop: the course's own, not TRL's ``SFTTrainer``.** ``trl`` is not installed in the course
+environment (and installing it is not this module's call); the loop here is also the lesson: about
+fifty lines that show the three things supervised fine-tuning of a reader needs, with nothing hidden.
+It follows :func:`genai_lab.peft.train.train` (AdamW, linear warm-up and decay, gradient clipping, a
+fixed seed) and reuses its length bucketing (:func:`genai_lab.peft.data.endless_batches`: shuffle,
+cut into buckets, sort each bucket by length, shuffle the batches), and adds what a generative reader
+needs and that loop lacks:
+
+* the loss is taken on the answer tokens only (the labels of :func:`~genai_lab.reader.data.tokenize_example`
+  are ``-100`` on the prompt), and batches are right-padded with ``-100`` labels on the padding;
+* a time budget: training stops before a step would start after ``max_seconds``;
+* the training curve: the loss, seconds and tokens of every step, saved beside the adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genai_lab.reader.data import ReaderExample, TokenizedExample, collate, tokenize_example
+
+if TYPE_CHECKING:  # pragma: no cover
+    from peft import LoraConfig
+    from torch import nn
+    from transformers import PreTrainedTokenizerBase
+
+CURVE_FILE = "train_curve.json"
+
+
+def seed_lora_config() -> LoraConfig:
+    """The seed's configuration, exactly as written: ``LoraConfig(task_type="CAUSAL_LM", r=8,
+    lora_alpha=32, lora_dropout=0.1)``."""
+    from peft import LoraConfig
+
+    return LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1)
+
+
+def adapter_dir() -> Path:
+    """Where the course's trained reader adapter lives: ``data/reader/adapter/``."""
+    from genai_lab.paths import data_dir
+
+    return data_dir() / "reader" / "adapter"
+
+
+@dataclass
+class ReaderTrainConfig:
+    max_steps: int = 400
+    max_seconds: float = 1200.0  # the issue's budget: at most 20 minutes of CPU training
+    batch_size: int = 8
+    lr: float = 5e-4
+    warmup_steps: int = 20
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    max_length: int = 640  # longer examples are left out (truncating would cut the answer off)
+    seed: int = 0
+
+
+@dataclass
+class TrainingCurve:
+    """One entry per optimizer step: ``loss`` (mean over the answer tokens of the batch), ``seconds``,
+    ``tokens`` (all positions of the padded batch) and ``answer_tokens`` (those with a label)."""
+
+    loss: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    answer_tokens: list[int] = field(default_factory=list)
+    stopped_by: str = ""
+    dropped_long: int = 0
+
+    @property
+    def steps(self) -> int:
+        return len(self.loss)
+
+    def summary(self) -> dict[str, float]:
+        """Steps, total seconds, mean seconds and tokens per step (the first step left out of the
+        seconds: it includes warm-up), and the mean loss of the first and the last tenth of the steps."""
+        n = self.steps
+        tenth = max(1, n // 10)
+        later = self.seconds[1:] or self.seconds
+        return {
+            "steps": n,
+            "seconds": sum(self.seconds),
+            "seconds_per_step": sum(later) / len(later) if later else float("nan"),
+            "tokens_per_step": sum(self.tokens) / n if n else float("nan"),
+            "loss_first": sum(self.loss[:tenth]) / tenth if n else float("nan"),
+            "loss_last": sum(self.loss[-tenth:]) / tenth if n else float("nan"),
+        }
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({**asdict(self), "summary": self.summary()}, indent=1) + "\n", encoding="utf-8")
+
+
+def tokenize_all(
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[ReaderExample], max_length: int
+) -> tuple[list[TokenizedExample], int]:
+    """Tokenised examples no longer than ``max_length``, and how many were left out for length."""
+    items = [tokenize_example(tokenizer, e) for e in examples]
+    kept = [x for x in items if len(x) <= max_length]
+    return kept, len(items) - len(kept)
+
+
+def add_seed_lora(model: nn.Module) -> Any:
+    """``peft.get_peft_model`` with :func:`seed_lora_config`."""
+    from peft import get_peft_model
+
+    return get_peft_model(model, seed_lora_config())
+
+
+def train_reader(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[ReaderExample],
+    config: ReaderTrainConfig | None = None,
+    progress: bool = True,
+) -> TrainingCurve:
+    """Train the trainable parameters of ``model`` (a ``peft`` model, see :func:`add_seed_lora`) on
+    ``examples`` with the answer-only loss, length-bucketed batches, and a time budget."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from genai_lab.peft.data import endless_batches
+
+    config = config or ReaderTrainConfig()
+    items, dropped = tokenize_all(tokenizer, examples, config.max_length)
+    if len(items) < config.batch_size:
+        raise ValueError(
+            f"{len(items)} examples fit max_length={config.max_length}; need at least batch_size={config.batch_size}."
+        )
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise ValueError("The tokenizer has neither a pad nor an EOS token.")
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("The model has no trainable parameter; wrap it with add_seed_lora(model) first.")
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    schedule = get_linear_schedule_with_warmup(optimizer, min(config.warmup_steps, config.max_steps), config.max_steps)
+    batches = endless_batches([len(x) for x in items], config.batch_size, seed=config.seed)
+    device = next(model.parameters()).device
+    curve = TrainingCurve(dropped_long=dropped, stopped_by="max_steps")
+    model.train()
+    bar = tqdm(range(config.max_steps), desc="reader", disable=not progress)
+    began = time.perf_counter()
+    for _ in bar:
+        if time.perf_counter() - began >= config.max_seconds:
+            curve.stopped_by = "max_seconds"
+            break
+        batch = {k: v.to(device) for k, v in collate([items[i] for i in next(batches)], int(pad)).items()}
+        start = time.perf_counter()
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        curve.seconds.append(time.perf_counter() - start)
+        curve.loss.append(float(loss.item()))
+        curve.tokens.append(int(batch["input_ids"].numel()))
+        curve.answer_tokens.append(int((batch["labels"] != -100).sum().item()))
+        bar.set_postfix(loss=f"{curve.loss[-1]:.3f}")
+    model.eval()
+    return curve
+
+
+def training_examples(squad_limit: int | None = None, kb_repeat: int = 3, seed: int = 0) -> list[ReaderExample]:
+    """The training mix: SQuAD 2.0's train articles (``squad_limit`` of them drawn with ``seed``, or
+    all) and the KB's train documents, repeated ``kb_repeat`` times (there are far fewer of them)."""
+    from genai_lab.reader import squad
+    from genai_lab.reader.kb import KnowledgeBase, build_examples
+
+    questions = squad.select_split(squad.load_squad(squad.squad2_path()), "train", squad.load_split())
+    mix = [squad.to_example(q) for q in squad.sample(questions, squad_limit, seed)]
+    mix += build_examples(KnowledgeBase.load(), "train", seed=seed) * kb_repeat
+    random.Random(seed).shuffle(mix)
+    return mix
+
+
+def save_reader(model: Any, curve: TrainingCurve, out: Path, config: ReaderTrainConfig) -> Path:
+    """``save_pretrained`` the adapter into ``out``, with the training curve and the config beside it."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    curve.save(out / CURVE_FILE)
+    (out / "reader_train_config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def run_training(
+    out: Path | None = None, config: ReaderTrainConfig | None = None, squad_limit: int | None = None,
+    kb_repeat: int = 3,
+) -> tuple[Path, TrainingCurve]:
+    """Load SmolLM2, add the seed LoRA, train on :func:`training_examples`, save into ``out``
+    (default :func:`adapter_dir`)."""
+    from genai_lab.models import load_smollm2
+
+    config = config or ReaderTrainConfig()
+    model, tokenizer = load_smollm2()
+    peft_model = add_seed_lora(model)
+    curve = train_reader(peft_model, tokenizer, training_examples(squad_limit, kb_repeat, config.seed), config)
+    return save_reader(peft_model, curve, out or adapter_dir(), config), curve
