@@ -80,3 +80,34 @@ def test_bad_adapter_arguments_and_folders_name_the_fix(tmp_path):
         AdapterSwitch.load(tiny_llama(), {"style": tmp_path})
     with pytest.raises(ValueError, match="at least one adapter"):
         AdapterSwitch.load(tiny_llama(), {})
+
+
+def test_bridged_adapter_stream_releases_the_switch_when_the_request_is_cancelled(saved_adapters):
+    import asyncio
+    import time
+
+    from genai_lab.app.backends import threaded
+
+    switch = AdapterSwitch.load(tiny_llama(seed=0), saved_adapters)
+
+    class Slow(FakeChatModel):
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+            for word in ("two", " years", " of", " warranty") * 5:
+                time.sleep(0.02)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+    chat = threaded(switched(Slow(), switch, "terse"))
+
+    async def first_piece_then_leave() -> bool:
+        stream = chat.astream("How long?")
+        async for _ in stream:
+            held = switch.lock.locked() and switch.model.active_adapter == "terse"
+            break
+        await stream.aclose()
+        return held
+
+    assert asyncio.run(first_piece_then_leave())  # the adapter was on while answering
+    deadline = time.monotonic() + 5
+    while switch.lock.locked() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not switch.lock.locked(), "a cancelled adapter request must release the switch for the next one"

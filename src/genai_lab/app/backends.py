@@ -1,14 +1,75 @@
 """The models behind the service's routes: the real ones (SmolLM2, an external endpoint, LoRA adapters)
 or the deterministic fakes of :mod:`genai_lab.app.fake`. Each :class:`~genai_lab.app.chat.ModelSlot`
-names its backend, from which :meth:`~genai_lab.app.config.AppConfig.for_backend` takes the limits."""
+names its backend, from which :meth:`~genai_lab.app.config.AppConfig.for_backend` takes the limits.
+
+The service streams with ``astream``. A vLLM server (``ChatOpenAI``) and the fakes stream natively
+asynchronously, so a cancelled request stops them at once. An in-process ``transformers`` pipeline has
+no async API (``ChatHuggingFace``'s async path needs an inference endpoint), so :func:`threaded` bridges
+it: one producer thread runs the synchronous stream and hands each piece to the event loop; when the
+request ends or is cancelled the producer stops at the next piece and closes the model's stream in its
+own thread (which also releases an adapter switch held by :func:`genai_lab.app.adapters.switched`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from genai_lab.app.chat import ModelSlot
+
+_DONE = object()
+
+
+def threaded(chat: Any, name: str = "threaded") -> Any:
+    """``chat`` (a runnable that streams only synchronously) as a runnable that also streams
+    asynchronously, through one producer thread per request; see the module docstring."""
+    from langchain_core.runnables import RunnableGenerator
+
+    def transform(inputs: Iterator[Any]) -> Generator[Any, None, None]:
+        yield from chat.transform(inputs)
+
+    async def atransform(inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        items = [item async for item in inputs]
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+        stop = threading.Event()
+
+        def hand_over(item: Any, exc: BaseException | None = None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (item, exc))
+            except RuntimeError:  # the event loop is gone: nobody is listening any more
+                stop.set()
+
+        def produce() -> None:
+            stream = transform(iter(items))
+            try:
+                for item in stream:
+                    if stop.is_set():
+                        break
+                    hand_over(item)
+            except BaseException as exc:  # handed to the request, which reports it
+                hand_over(None, exc)
+                return
+            finally:
+                stream.close()  # in this thread: the model's stream (and any adapter switch) is released here
+            hand_over(_DONE)
+
+        threading.Thread(target=produce, name=f"{name}-producer", daemon=True).start()
+        try:
+            while True:
+                item, exc = await queue.get()
+                if exc is not None:
+                    raise exc
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            stop.set()
+
+    return RunnableGenerator(transform, atransform, name=name)
 
 
 def default_models(
@@ -37,11 +98,13 @@ def default_models(
         base = switched(llm, switch, None)  # plain requests run with the adapters switched off
         for name in adapters:
             label = f"internal: SmolLM2 + LoRA adapter '{name}' ({backend})"
-            adapter_slots[name] = ModelSlot(switched(llm, switch, name), label, backend)
+            adapter_slots[name] = ModelSlot(threaded(switched(llm, switch, name), f"adapter:{name}"), label, backend)
     elif adapters:  # vLLM switches LoRA adapters itself: the adapter's name is the model name
         for name in adapters:
             chat = get_chat_model(backend="vllm", base_url=base_url, max_new_tokens=max_new_tokens, model=name)
             adapter_slots[name] = ModelSlot(chat, f"internal: SmolLM2 + LoRA adapter '{name}' (vllm)", "vllm")
+    if backend == "transformers":  # no async API in-process: bridge the synchronous stream
+        base = threaded(base, "smollm2-in-process")
     internal = ModelSlot(base, f"internal: SmolLM2-135M-Instruct ({backend})", backend)
     url, model = os.environ.get("GENAI_LAB_EXTERNAL_URL"), os.environ.get("GENAI_LAB_EXTERNAL_MODEL")
     if url and model:
