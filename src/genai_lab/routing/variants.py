@@ -194,6 +194,23 @@ def generate_variants(policy: RouterPolicy, split: str, n: int = 600, seed: int 
     return out
 
 
+def variants_of(seeds: list[str], split: str, n: int = 300, seed: int = 0, kind: str = "custom") -> list[Variant]:
+    """``n`` variants of your own ``seeds`` (e.g. identifiers a new layer must catch), built with the
+    ``split`` part of the frames and operators: test a new layer on ``"heldout"`` only at the end."""
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}; use 'dev' or 'heldout'.")
+    if not seeds or not all(isinstance(s, str) and s.strip() for s in seeds):
+        raise ValueError("variants_of needs a non-empty list of non-empty seed strings.")
+    rng = random.Random(f"{split}-{kind}-{seed}")
+    frames = mutation_data()["frames"][split]
+    out: list[Variant] = []
+    for _ in range(n):
+        value, frame = rng.choice(seeds), rng.choice(frames)
+        chosen = rng.sample(list(OPERATOR_SPLIT[split]), k=rng.choice([1, 2]))
+        out.append(Variant(_mutate(frame, value, chosen, False, rng), value, kind, tuple(chosen)))
+    return out
+
+
 @dataclass
 class Evaluation:
     """Leaks (variants not marked confidential) among ``variants``."""
