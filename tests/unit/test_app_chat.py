@@ -161,3 +161,14 @@ def test_service_needs_both_routes() -> None:
 
 def test_index_has_the_documents() -> None:
     assert len(make_service().index) == len(DOCS)
+
+
+def test_a_failing_citation_builder_still_ends_with_citations_and_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    import genai_lab.app.presentation as presentation
+
+    def broken(docs, answer):  # type: ignore[no-untyped-def]
+        raise TypeError("odd metadata")
+
+    monkeypatch.setattr(presentation, "citation_list", broken)
+    events = asyncio.run(make_service().ask("How long is the hardware warranty?"))
+    assert [e.name for e in events][-2:] == ["citations", "done"] and events[-2].data == {"citations": []}

@@ -222,7 +222,7 @@ class ChatService:
             except Exception as exc:  # the policy, the index or the embedding model failed
                 error = type(exc).__name__
                 log.exception("request %s: routing or retrieval failed", rid)
-                message = f"Retrieval failed (request id {rid}). Retry later."
+                message = f"Routing or retrieval failed (request id {rid}). Retry later."
                 yield ChatEvent("error", {"message": message, "route": decision.route if decision else None})
                 return
             yield ChatEvent("route", {
@@ -247,7 +247,12 @@ class ChatService:
                 yield ChatEvent("error", {"message": message, "route": decision.route})
                 return
             answer = "".join(pieces).strip()
-            yield ChatEvent("citations", {"citations": citation_list(docs, answer)})
+            try:
+                citations = citation_list(docs, answer)
+            except Exception:  # odd metadata must not cost the answer its end: log it, send no citations
+                log.exception("request %s: could not build the citations", rid)
+                citations = []
+            yield ChatEvent("citations", {"citations": citations})
             latency = (time.perf_counter() - start) * 1000
             done = {"answer": answer, "abstained": is_abstention(answer), "latency_ms": round(latency, 1)}
             yield ChatEvent("done", done)
