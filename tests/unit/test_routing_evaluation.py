@@ -95,3 +95,13 @@ def test_operators_keep_what_a_reader_sees() -> None:
     assert len(OPERATORS) >= 25
     with pytest.raises(ValueError, match="Unknown mutation operator"):
         apply("rot13", "x")
+
+
+def test_variants_of_custom_seeds_use_the_split_operators() -> None:
+    from genai_lab.routing.variants import translate_ko, variants_of
+
+    variants = variants_of(["EMP-204817"], "heldout", n=50)
+    assert len(variants) == 50 and all(set(v.operators) <= set(OPERATOR_SPLIT["heldout"]) for v in variants)
+    with pytest.raises(ValueError, match="non-empty"):
+        variants_of([], "dev")
+    assert translate_ko("What is the latest news about {x}?", None) == "무엇인가요 최신 뉴스 관련 {x}?"  # type: ignore[arg-type]

@@ -244,7 +244,11 @@ class RouterPolicy:
         return markers, vocab
 
     def classify(self, text: str) -> Decision:
-        """Apply every layer to ``text`` and return the :class:`Decision` with its reasons."""
+        """Apply every layer to ``text`` and return the :class:`Decision` with its reasons.
+
+        The rule layers (personal data, secrets, markers, vocabulary) run on every decoded view and
+        always all of them, so that the audit log names every reason. The semantic layer, the only
+        one that embeds the text, runs only when no rule fired (its verdict would change nothing)."""
         if not isinstance(text, str):
             raise TypeError(f"The router classifies text, not {type(text).__name__}; pass a string.")
         raw = views(text)
