@@ -84,7 +84,7 @@ def token_id(value: object) -> int:
 
 def token_ids(values: Iterable[object]) -> list[int]:
     """Every element of ``values`` checked by :func:`token_id`."""
-    return [token_id(v) for v in values]
+    return [v if type(v) is int and v >= 0 else token_id(v) for v in values]  # fast path: plain ints
 
 
 def block_hash(parent_hash: BlockHash | None, tokens: Sequence[int]) -> BlockHash:
@@ -223,14 +223,14 @@ class BlockTable:
 
     def blocks_needed(self, num_new_tokens: int) -> int:
         """Blocks that appending ``num_new_tokens`` would allocate (copy-on-write included)."""
-        free_slots = len(self.block_ids) * self.block_size - self.num_tokens
-        new = cdiv(max(num_new_tokens - free_slots, 0), self.block_size)
+        free_slots = len(self.block_ids) * self.block_size - len(self.token_ids)
+        new = cdiv(num_new_tokens - free_slots, self.block_size) if num_new_tokens > free_slots else 0
         if num_new_tokens > 0 and free_slots > 0 and self._last_block_shared():
             new += 1
         return new
 
     def _last_block_shared(self) -> bool:
-        return bool(self.block_ids) and self.allocator.ref_count(self.block_ids[-1]) > 1
+        return bool(self.block_ids) and self.allocator.ref_counts[self.block_ids[-1]] > 1
 
     def append_tokens(self, tokens: Iterable[object]) -> list[tuple[int, int]]:
         """Reserve slots for ``tokens`` and return ``[(src_block, dst_block), ...]`` copies.

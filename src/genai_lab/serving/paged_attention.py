@@ -12,12 +12,15 @@ sequences of different lengths is then
 3. grouped-query attention: each of the ``kv_heads`` key/value heads serves
    ``num_heads // kv_heads`` query heads (SmolLM2: 9 query heads share 3 KV heads).
 
+Steps 2 and 3 are what ``torch.nn.functional.scaled_dot_product_attention`` does with a boolean
+mask and ``enable_gqa=True``, so after the gather we call it (one fused kernel).
+
 vLLM's CUDA kernel does the same without materialising the gathered tensor; here clarity wins.
 What does not depend on the layer (which slots to gather, the mask) is an :class:`AttentionPlan`,
 built once per engine step by :func:`plan_attention` and reused by every layer's :func:`attend`;
 :func:`paged_attention` is the two together.
 The result equals ``torch.nn.functional.scaled_dot_product_attention`` on contiguous tensors
-(see ``tests/test_serving_attention.py``).
+(see ``tests/unit/test_serving_attention.py``).
 """
 
 from __future__ import annotations
@@ -36,12 +39,13 @@ class AttentionPlan:
     """The layer-independent part of paged attention for one batch of sequences.
 
     ``slots[b, j]`` is the flat cache slot of sequence ``b``'s token ``j`` (``[batch, max_len]``);
-    ``blocked`` is True where query ``i`` of sequence ``b`` must not see key ``j`` (future or padding,
-    ``[batch, 1, 1, q_len, max_len]``); ``valid_query`` marks the real queries (``[batch, q_len]``).
+    ``allowed`` is True where query ``i`` of sequence ``b`` may see key ``j`` (causal, within the
+    context; ``[batch, 1, q_len, max_len]``, broadcast over heads); ``valid_query`` marks the real
+    queries (``[batch, q_len]``).
     """
 
     slots: torch.Tensor
-    blocked: torch.Tensor
+    allowed: torch.Tensor
     valid_query: torch.Tensor
 
     @property
@@ -84,7 +88,7 @@ def plan_attention(
     valid_query = q_idx[None, :] < query_lens[:, None]  # [B, q_len]
     allowed = key_pos[None, None, :] <= q_pos[:, :, None]  # causal and within the context
     allowed = allowed | ~valid_query[:, :, None]  # padded queries see everything (then zeroed)
-    return AttentionPlan(slots, ~allowed[:, None, None], valid_query)
+    return AttentionPlan(slots, allowed[:, None], valid_query)
 
 
 def gather_kv(
@@ -115,24 +119,18 @@ def attend(
 ) -> torch.Tensor:
     """Attention of ``query`` (``[batch, num_heads, q_len, head_dim]``) over the cached keys and
     values that ``plan`` points at; rows of padded queries are zero. No validation, no host sync:
-    this is the per-layer inner loop (see :func:`paged_attention` for the arguments)."""
-    import torch
+    this is the per-layer inner loop (see :func:`paged_attention` for the arguments).
 
-    batch, num_heads, q_len, head_dim = query.shape
-    kv_heads = k_cache.shape[2]
-    max_len = plan.max_len
-    keys = _gather(k_cache, plan.slots)  # [B, L, kvh, d]
-    values = _gather(v_cache, plan.slots)
-    group = num_heads // kv_heads
-    # Grouped-query attention: the `group` query heads of KV head h are heads h*group..h*group+group-1.
-    q = query.reshape(batch, kv_heads, group * q_len, head_dim)
-    k = keys.permute(0, 2, 3, 1)  # [B, kvh, d, L]
-    v = values.permute(0, 2, 1, 3)  # [B, kvh, L, d]
-    scores = torch.matmul(q, k).view(batch, kv_heads, group, q_len, max_len) * scale
-    scores = scores.masked_fill(plan.blocked, float("-inf"))
-    probs = torch.softmax(scores, dim=-1).view(batch, kv_heads, group * q_len, max_len)
-    out = torch.matmul(probs, v).reshape(batch, num_heads, q_len, head_dim)
-    if q_len > 1:
+    After the gather it is ordinary masked attention, so it runs as one fused
+    ``torch.nn.functional.scaled_dot_product_attention`` call (``enable_gqa``: each KV head serves
+    ``num_heads // kv_heads`` query heads) rather than a chain of matmul, mask and softmax.
+    """
+    import torch.nn.functional as F
+
+    keys = _gather(k_cache, plan.slots).transpose(1, 2)  # [B, kvh, L, d] (a strided view)
+    values = _gather(v_cache, plan.slots).transpose(1, 2)
+    out = F.scaled_dot_product_attention(query, keys, values, attn_mask=plan.allowed, scale=scale, enable_gqa=True)
+    if query.shape[2] > 1:
         out = out * plan.valid_query[:, None, :, None].to(out.dtype)
     return out
 

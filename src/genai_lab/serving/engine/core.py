@@ -213,6 +213,8 @@ class Engine:
         return self._process(scheduled, rows, tokens, errors, time.perf_counter())
 
     def _forward(self, seqs: list[Seq]) -> torch.Tensor:
+        import torch
+
         batch = prepare_batch(
             [s.token_ids[s.num_computed :] for s in seqs],
             [s.num_computed for s in seqs],
@@ -220,8 +222,6 @@ class Engine:
             self.block_size,
             self.runner.device,
         )
-        import torch
-
         with torch.inference_mode():
             return self.runner.forward(batch)
 
@@ -301,7 +301,7 @@ class Engine:
         params = seq.request.params
         if token in params.stop_token_ids or (token in self.eos_token_ids and not params.ignore_eos):
             return "stop"
-        if len(seq.output_ids) >= params.max_tokens or len(seq.token_ids) >= self.max_model_len:
+        if seq.num_output_tokens >= params.max_tokens or len(seq.token_ids) >= self.max_model_len:
             return "length"
         return None
 

@@ -51,6 +51,10 @@ class Seq:
         return self.token_ids[len(self.request.prompt) :]
 
     @property
+    def num_output_tokens(self) -> int:
+        return len(self.token_ids) - len(self.request.prompt)
+
+    @property
     def num_new_tokens(self) -> int:
         """Tokens this step must compute (the whole prompt at prefill, one when decoding)."""
         return len(self.token_ids) - self.num_computed

@@ -63,7 +63,7 @@ class StepBatch:
             AttentionGroup(
                 g.rows.to(device),
                 g.valid.to(device),
-                AttentionPlan(g.plan.slots.to(device), g.plan.blocked.to(device), g.plan.valid_query.to(device)),
+                AttentionPlan(g.plan.slots.to(device), g.plan.allowed.to(device), g.plan.valid_query.to(device)),
                 move(g.src),
                 g.dst.to(device),
             )
@@ -183,31 +183,32 @@ class PagedLlama:
         heads, kv_heads, head_dim = self.num_heads, self.num_kv_heads, self.head_dim
         slot_mapping = batch.slot_mapping
         groups = batch.groups
+        decode_only = len(groups) == 1 and groups[0].src is None  # one query per sequence, in order
         hidden = inner.embed_tokens(batch.input_ids)[None]  # [1, T, hidden]
         cos, sin = inner.rotary_emb(hidden, batch.positions[None])
         scale = head_dim**-0.5
         for layer_idx, layer in enumerate(inner.layers):
             attn = layer.self_attn
             x = layer.input_layernorm(hidden)
-            q = attn.q_proj(x).view(1, n_tokens, heads, head_dim).transpose(1, 2)
-            k = attn.k_proj(x).view(1, n_tokens, kv_heads, head_dim).transpose(1, 2)
+            # token-major [1, T, heads, d] throughout: no transposes; rotary broadcasts over heads
+            q = attn.q_proj(x).view(1, n_tokens, heads, head_dim)
+            k = attn.k_proj(x).view(1, n_tokens, kv_heads, head_dim)
             v = attn.v_proj(x).view(n_tokens, kv_heads, head_dim)
-            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            q, k = apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=2)
             k_cache, v_cache = self.kv_cache[layer_idx, 0], self.kv_cache[layer_idx, 1]
-            k_cache.view(-1, kv_heads, head_dim).index_copy_(0, slot_mapping, k[0].transpose(0, 1))
+            k_cache.view(-1, kv_heads, head_dim).index_copy_(0, slot_mapping, k[0])
             v_cache.view(-1, kv_heads, head_dim).index_copy_(0, slot_mapping, v)
-            q = q[0]  # [heads, T, d]
-            if len(groups) == 1 and groups[0].src is None:  # decoding only: one query per sequence
+            if decode_only:  # sequence i is token i: [T, heads, 1, d] is a view
                 g = groups[0]
-                out = attend(q[:, g.rows].transpose(0, 1), k_cache, v_cache, g.plan, scale)  # [T, h, 1, d]
-                attn_in = out.reshape(1, n_tokens, heads * head_dim)  # sequence i is token i
+                out = attend(q[0].unsqueeze(2), k_cache, v_cache, g.plan, scale)  # [T, heads, 1, d]
+                attn_in = out.reshape(1, n_tokens, heads * head_dim)
             else:
-                flat = q.new_empty(heads, n_tokens, head_dim)
+                flat = q.new_empty(n_tokens, heads, head_dim)
                 for g in groups:
-                    o = attend(q[:, g.rows].transpose(0, 1), k_cache, v_cache, g.plan, scale)
-                    o = o.transpose(0, 1).reshape(heads, -1, head_dim)
-                    flat.index_copy_(1, g.dst, o if g.src is None else o.index_select(1, g.src))
-                attn_in = flat.transpose(0, 1).reshape(1, n_tokens, heads * head_dim)
+                    o = attend(q[0][g.rows].transpose(1, 2), k_cache, v_cache, g.plan, scale)  # [B, h, q, d]
+                    o = o.transpose(1, 2).reshape(-1, heads, head_dim)  # [B * q_len, heads, d]
+                    flat.index_copy_(0, g.dst, o if g.src is None else o.index_select(0, g.src))
+                attn_in = flat.view(1, n_tokens, heads * head_dim)
             hidden = hidden + attn.o_proj(attn_in)
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
         last = inner.norm(hidden[0, batch.logits_rows])
