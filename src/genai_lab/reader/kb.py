@@ -142,9 +142,17 @@ class Retriever:
         texts = [f"{d.metadata.get('title', '')} {d.metadata.get('section') or ''} {d.page_content}" for d in units]
         self.index = BM25Index([str(i) for i in range(len(self.units))], texts)
 
-    def __call__(self, question: str, k: int) -> list[Document]:
-        hits = self.index.search([question], k=min(k, len(self.units)))[0]
-        return [self.units[int(i)] for i, _ in hits]
+    def __call__(self, question: str, k: int, rng: random.Random | None = None) -> list[Document]:
+        """The ``k`` best units for ``question``. BM25 finds nothing for a question that shares no word
+        with the units; the list is then filled up with units drawn by ``rng`` (seeded), so that every
+        example has its full number of passages."""
+        hits = [self.units[int(i)] for i, _ in self.index.search([question], k=min(k, len(self.units)))[0]]
+        if len(hits) < k:
+            seen = {id(d) for d in hits}
+            rest = [d for d in self.units if id(d) not in seen]
+            (rng or random.Random(question)).shuffle(rest)
+            hits += rest[: k - len(hits)]
+        return hits
 
 
 def _key(doc: Document) -> tuple[Any, ...]:
@@ -179,7 +187,7 @@ def build_examples(
             continue
         rng = random.Random(f"{seed}:{q['id']}")
         golds = [q["answer"], *q.get("aliases", [])]
-        hits = retrieve(q["question"], passages + 8)
+        hits = retrieve(q["question"], len(pool), rng)  # every unit, ranked: the abstention needs the rest
         if not q.get("sources"):
             out.append(ReaderExample(q["id"], q["question"], hits[:passages], answer_with_citation("", []),
                                      "abstain_unanswerable"))
@@ -187,18 +195,20 @@ def build_examples(
         gold_units = [find_unit(kb.units, s) for s in q["sources"]]
         gold_paths = {s["path"] for s in q["sources"]}
         family = {p for g in gold_paths for p in kb.families.get(g, [g])}
-        kind, conflicting = "grounded", []
+        gold_keys = {_key(u) for u in gold_units}
+        conflicting: list[Document] = []
+        latest: list[bool] = []
         for unit in gold_units:
             versions = kb.families.get(unit.metadata["source"], [])
-            for other in versions:
-                match = _matching_unit(kb.units, unit, other) if other != unit.metadata["source"] else None
-                if match is not None:
+            latest += [versions[-1] == unit.metadata["source"]] if versions else []
+            for other in (v for v in versions if v != unit.metadata["source"]):
+                match = _matching_unit(kb.units, unit, other)
+                if match is not None and _key(match) not in gold_keys | {_key(c) for c in conflicting}:
                     conflicting.append(match)
-                    latest = versions[-1] == unit.metadata["source"]
-                    kind = "latest_version" if latest else "named_version"
-        gold_keys = {_key(u) for u in gold_units + conflicting}
-        others = [d for d in hits if _key(d) not in gold_keys]
-        distractors = conflicting + others[: max(0, passages - len(gold_units) - len(conflicting))]
+        kind = "grounded" if not conflicting else "latest_version" if all(latest) else "named_version"
+        taken = gold_keys | {_key(c) for c in conflicting}
+        others = [d for d in hits if _key(d) not in taken]
+        distractors = conflicting + others[: max(1, passages - len(gold_units) - len(conflicting))]
         rng.shuffle(distractors)
         docs, cite = _place(gold_units, distractors, rng)
         meta = {"sources": sorted(gold_paths), "question_kind": q["kind"]}
