@@ -39,7 +39,8 @@ def example(target: str = "64 sensors [2]") -> ReaderExample:
 def check_answer_only_mask(tokenizer, ex: ReaderExample, item: TokenizedExample) -> None:
     """The labelled positions are exactly the target's tokens followed by <|im_end|>, at the end; every
     other position is -100; and the labels there equal the input ids."""
-    answer = tokenizer(ex.target, add_special_tokens=False)["input_ids"] + [tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    eot = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    answer = tokenizer(ex.target, add_special_tokens=False)["input_ids"] + [eot]
     labelled = [i for i, label in enumerate(item.labels) if label != IGNORE_INDEX]
     assert labelled == list(range(len(item) - len(answer), len(item)))
     assert [item.labels[i] for i in labelled] == answer == item.input_ids[-len(answer):]

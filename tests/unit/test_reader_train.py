@@ -40,7 +40,8 @@ def tiny_reader(tokenizer):
 def examples(n: int = 8) -> list[ReaderExample]:
     out = []
     for i in range(n):
-        docs = [Document(page_content=f"Device {i} links {10 + i} sensors." + " filler" * i, metadata={"source": "m.pdf"})]
+        text = f"Device {i} links {10 + i} sensors." + " filler" * i
+        docs = [Document(page_content=text, metadata={"source": "m.pdf"})]
         out.append(ReaderExample(f"e{i}", f"How many sensors does device {i} link?", docs, f"{10 + i} sensors [1]",
                                  "grounded", golds=[str(10 + i)], cite=[1]))
     return out
