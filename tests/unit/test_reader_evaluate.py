@@ -11,7 +11,7 @@ import pytest
 from langchain_core.documents import Document
 
 from genai_lab.reader import squad
-from genai_lab.reader.__main__ import eval_main, main
+from genai_lab.reader.cli import eval_main, main
 from genai_lab.reader.data import ReaderExample
 from genai_lab.reader.evaluate import SQUAD_KEYS, changed_number, faithfulness, load_reader, perturb, squad_report
 

@@ -1,0 +1,108 @@
+"""The reader's command line (``python -m genai_lab.reader``): evaluate a reader on a SQuAD-format
+file, or train one.
+
+    python -m genai_lab.reader eval --squad FILE [--limit N] [--split test] [--base | --adapter PATH]
+    python -m genai_lab.reader train [--out DIR] [--steps N] [--seconds S] [--squad-limit N]
+
+``eval`` prints exactly one JSON object: ``em``, ``f1``, ``hasans_f1``, ``noans_accuracy``, ``n``. With
+neither ``--base`` nor ``--adapter`` it evaluates the course's trained adapter (``data/reader/adapter``).
+:func:`eval_main` is the function behind ``eval`` (``argv`` without the subcommand), for a CLI to hook;
+a CLI with argparse subcommands can instead add :func:`add_eval_arguments` to its subparser and call
+:func:`report_eval` with the parsed namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from genai_lab.reader.evaluate import SQUAD_KEYS, Reader
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of ``eval`` (shared with any CLI that hooks :func:`eval_main`)."""
+    parser.add_argument("--squad", required=True, type=Path, help="a SQuAD-format JSON file (v1.1 or v2.0)")
+    parser.add_argument("--limit", type=int, default=None, help="score N questions drawn with a fixed seed")
+    parser.add_argument("--split", choices=("train", "dev", "test"), default=None,
+                        help="keep only the articles of this split of data/reader/squad2_split.json")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--base", action="store_true", help="the base SmolLM2, without an adapter")
+    which.add_argument("--adapter", type=Path, default=None, help="a peft adapter folder (save_pretrained)")
+    return parser
+
+
+def run_eval(args: argparse.Namespace, reader: Reader | None = None) -> dict[str, float | int]:
+    """Load the questions, answer them with ``reader`` (default: SmolLM2, base or with the adapter the
+    options name) and return the scores."""
+    from genai_lab.reader import squad
+    from genai_lab.reader.evaluate import GreedyReader, evaluate_squad, load_reader
+
+    questions = squad.load_squad(args.squad)
+    if args.split:
+        questions = squad.select_split(questions, args.split, squad.load_split())
+        if not questions:
+            raise SystemExit(f"{args.squad} holds no article of the {args.split} split.")
+    questions = squad.sample(questions, args.limit)
+    if reader is None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        model, tokenizer = load_reader(args.adapter, base=args.base)
+        reader = GreedyReader(model, tokenizer, args.max_new_tokens, args.batch_size)
+    return evaluate_squad(questions, reader)
+
+
+def eval_main(argv: Sequence[str] | None = None, reader: Reader | None = None) -> int:
+    """Parse ``argv`` (the options of ``eval``), evaluate, print one JSON object with :data:`SQUAD_KEYS`.
+    Bad input exits with status 2 and a one-line message on stderr."""
+    args = add_eval_arguments(argparse.ArgumentParser(prog="eval-reader")).parse_args(argv)
+    return report_eval(args, reader)
+
+
+def report_eval(args: argparse.Namespace, reader: Reader | None = None) -> int:
+    """Evaluate with the parsed options of :func:`add_eval_arguments` and print the one JSON object;
+    return the exit status (2 with a message on stderr for bad input)."""
+    try:
+        report = run_eval(args, reader)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: report[k] for k in SQUAD_KEYS}))
+    return 0
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """Train the reader (see :mod:`genai_lab.reader.train`) and print the curve's summary as JSON."""
+    from genai_lab.reader.train import ReaderTrainConfig, run_training
+
+    parser = argparse.ArgumentParser(prog="python -m genai_lab.reader train")
+    parser.add_argument("--out", type=Path, default=None, help="adapter folder (default data/reader/adapter)")
+    parser.add_argument("--steps", type=int, default=ReaderTrainConfig.max_steps)
+    parser.add_argument("--seconds", type=float, default=ReaderTrainConfig.max_seconds)
+    parser.add_argument("--batch-size", type=int, default=ReaderTrainConfig.batch_size)
+    parser.add_argument("--lr", type=float, default=ReaderTrainConfig.lr)
+    parser.add_argument("--squad-limit", type=int, default=None, help="SQuAD train questions to draw (all)")
+    parser.add_argument("--kb-repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    config = ReaderTrainConfig(max_steps=args.steps, max_seconds=args.seconds, batch_size=args.batch_size, lr=args.lr)
+    out, curve = run_training(args.out, config, args.squad_limit, args.kb_repeat)
+    print(json.dumps({"adapter": str(out), **curve.summary(), "stopped_by": curve.stopped_by}))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"eval": eval_main, "train": train_main}
+    if not argv or argv[0] not in commands:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

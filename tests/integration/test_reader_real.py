@@ -1,0 +1,84 @@
+"""The grounded reader on the real SmolLM2: the eval command end to end (base model, a few questions),
+greedy batched answers that do not depend on the batch, and a short seed-LoRA run saved small."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genai_lab.reader import squad
+
+MINI = {"version": "v2.0", "data": [{"title": "Normans", "paragraphs": [{
+    "context": "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, "
+               "a region in France. Their leader was Rollo.",
+    "qas": [
+        {"id": "a1", "question": "In what country is Normandy located?", "is_impossible": False,
+         "answers": [{"text": "France", "answer_start": 105}]},
+        {"id": "a2", "question": "Who was the leader of the Normans?", "is_impossible": False,
+         "answers": [{"text": "Rollo", "answer_start": 135}]},
+        {"id": "u1", "question": "Who was the leader of the Vikings in 1500?", "is_impossible": True, "answers": []},
+    ]}]}]}
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from genai_lab.models import load_smollm2
+
+    return load_smollm2()
+
+
+@pytest.mark.real_model
+def test_eval_command_prints_one_json_object(tmp_path: Path) -> None:
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(MINI), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "genai_lab.reader", "eval", "--squad", str(path), "--base"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert list(report) == ["em", "f1", "hasans_f1", "noans_accuracy", "n"] and report["n"] == 3
+    assert all(0.0 <= report[k] <= 1.0 for k in ("em", "f1", "hasans_f1", "noans_accuracy"))
+
+
+@pytest.mark.real_model
+def test_the_eval_command_without_an_adapter_says_how_to_train(tmp_path: Path) -> None:
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(MINI), encoding="utf-8")
+    command = [sys.executable, "-m", "genai_lab.reader", "eval", "--squad", str(path), "--adapter", str(tmp_path / "x")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 2 and "python -m genai_lab.reader train" in done.stderr and not done.stdout
+
+
+@pytest.mark.real_model
+def test_batched_left_padded_answers_equal_one_at_a_time(smollm2, tmp_path: Path) -> None:
+    from genai_lab.reader.evaluate import GreedyReader
+
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(MINI), encoding="utf-8")
+    examples = [squad.to_example(q) for q in squad.load_squad(path)]
+    model, tokenizer = smollm2
+    batched = GreedyReader(model, tokenizer, max_new_tokens=12, batch_size=3)(examples)
+    single = GreedyReader(model, tokenizer, max_new_tokens=12, batch_size=1)(examples)
+    assert batched == single and all(isinstance(a, str) and a for a in batched)
+
+
+@pytest.mark.real_model
+def test_two_seed_lora_steps_and_a_small_adapter(tmp_path: Path) -> None:
+    from genai_lab.models import load_smollm2
+    from genai_lab.reader.kb import KnowledgeBase, build_examples
+    from genai_lab.reader.train import ReaderTrainConfig, add_seed_lora, save_reader, train_reader
+
+    model, tokenizer = load_smollm2()
+    reader = add_seed_lora(model)
+    examples = build_examples(KnowledgeBase.load(), "train")[:4]
+    config = ReaderTrainConfig(max_steps=2, batch_size=2)
+    curve = train_reader(reader, tokenizer, examples, config, progress=False)
+    assert curve.steps == 2 and all(0 < loss < 20 for loss in curve.loss)
+    out = save_reader(reader, curve, tmp_path / "adapter", config)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    assert size < 5 * 1024**2, f"the adapter should be small enough to commit, got {size} bytes"
