@@ -12,6 +12,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solut
 # The checks below are strict xfails for them: once a notebook is re-run in full mode and committed,
 # its check passes, the strict xfail fails, and the entry must be removed from these lists.
 NOT_FULLY_EXECUTED = {
+    "notebooks/23_quantization_routing": "issue 11: cells edited this round, awaiting the lead's full-mode re-run",
+    "notebooks/32_rag_chain_lcel": "issue 11: section 5 added this round, awaiting the lead's full-mode re-run",
+    "solutions/23_quantization_routing": "issue 11: lab 23 rewritten this round, awaiting the lead's full-mode re-run",
 }
 FAST_MODE_COPIES = {
 }
