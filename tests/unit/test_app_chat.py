@@ -172,3 +172,15 @@ def test_a_failing_citation_builder_still_ends_with_citations_and_done(monkeypat
     monkeypatch.setattr(presentation, "citation_list", broken)
     events = asyncio.run(make_service().ask("How long is the hardware warranty?"))
     assert [e.name for e in events][-2:] == ["citations", "done"] and events[-2].data == {"citations": []}
+
+
+def test_create_app_warms_the_policy_up_before_the_first_request() -> None:
+    from test_app_service import make_app
+
+    app = make_app()
+    policy = ThreadRecordingPolicy(project_names=["Kestrel"])
+    policy.threads = []  # type: ignore[attr-defined]
+    from genai_lab.app.service import create_app
+
+    create_app(app.state.index, app.state.models, policy=policy, config=app.state.config)
+    assert len(policy.threads) == 1  # classified once at creation: lazy loading is not paid by a request

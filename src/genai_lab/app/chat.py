@@ -97,6 +97,15 @@ class ChatService:
         self.metrics.set_backends({route: (slot.label, slot.backend) for route, slot in self.models.items()})
         self.metrics.watch_index(lambda: len(self.index))
 
+    def warm_up(self) -> float:
+        """Classify one harmless question now, so that whatever the policy loads lazily (a semantic
+        layer's embedding model, say) is loaded before the first request, not during it. Seconds taken."""
+        start = time.perf_counter()
+        self.policy.classify("How long is the hardware warranty?")
+        seconds = time.perf_counter() - start
+        log.info("router policy ready in %.1f s", seconds)
+        return seconds
+
     # -- 1. validate -----------------------------------------------------------------------------
     def validate(self, question: str, adapter: str | None = None) -> str:
         """The cleaned question, or :class:`ApiError` (422/413) naming the fix."""

@@ -99,6 +99,7 @@ def create_app(
     policy = policy or RouterPolicy.from_knowledge_base()
     audit = AuditLog(audit_log) if audit_log else None
     service = ChatService(index, models, policy, adapters, config, audit)
+    service.warm_up()  # the policy's lazy loading happens here, not in the first request's answer slot
     app = FastAPI(
         title="GenAI Service Lab: knowledge-base chat",
         description="RAG over the company knowledge base, with routing, adapters and streaming.",
