@@ -194,6 +194,7 @@ class BlockAllocator:
         for b, count in enumerate(self.ref_counts):
             assert count >= 0, f"block {b} has a negative reference count"
             assert (count == 0) == (b in self._free), f"block {b}: count {count} vs free list"
+        assert len(self._hash_of) == len(self._block_of), "the prefix cache maps are not one-to-one"
         for h, b in self._block_of.items():
             assert self._hash_of[b] == h
 
