@@ -312,3 +312,17 @@ def test_per_endpoint_transport_is_the_seam_for_a_search_answer(policy: RouterPo
     assert searched == [EXTERNAL_CASES[0]] and [e for e, _ in transport.calls] == [INTERNAL]
     with pytest.raises(ValueError, match="endpoints are"):
         Router(policy, CONFIG, tmp_path / "a.jsonl", transports={"web": search_answer})
+
+
+def test_every_public_name_of_the_old_module_still_imports() -> None:
+    import genai_lab.routing as routing
+    import genai_lab.serving.router as old
+
+    names = [
+        "EXTERNAL", "INTERNAL", "KB_MANIFEST_ENV", "PII_PATTERNS", "DEFAULT_MARKERS", "DEFAULT_FRESH_PATTERNS",
+        "AuditLog", "ConfidentialRouteError", "Decision", "Endpoint", "KnowledgeBaseMissing", "RoutedResponse",
+        "Router", "RouterConfig", "RouterPolicy", "Transport", "adversarial_suite", "find_personal_data",
+        "lcel_router", "normalize", "openai_transport", "squash",
+    ]  # fmt: skip
+    assert [n for n in names if getattr(old, n, None) is not getattr(routing, n, object())] == []
+    assert not hasattr(old, "summarize_audit") and not hasattr(old, "decision_dict")  # dead code, removed
