@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genai_lab.serving.server import LOOPBACK, child_preexec, free_port, stop_process_group, tail
+from genai_lab.serving.process import LOOPBACK, ManagedProcess, free_port
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -169,28 +166,15 @@ def get_json(url: str, path: str, timeout: float = 10.0) -> dict[str, Any]:
     return result
 
 
-def wait_healthy(url: str, timeout: float = 300.0, process: subprocess.Popen[bytes] | None = None) -> dict[str, Any]:
-    """Poll ``/healthz`` until it answers (or ``timeout`` s pass, or ``process`` exits)."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"The service exited with code {process.returncode} while starting.")
-        with contextlib.suppress(httpx.HTTPError):
-            response = httpx.get(f"{url}/healthz", timeout=2.0)
-            if response.status_code == 200:
-                health: dict[str, Any] = response.json()
-                return health
-        time.sleep(0.3)
-    raise TimeoutError(f"The service at {url} did not become healthy within {timeout:.0f} s.")
-
-
-class AppProcess:
+class AppProcess(ManagedProcess):
     """``python -m genai_lab.app`` in a subprocess on a free loopback port; see the module docstring.
 
     ``args`` are extra command-line options (``["--fake"]``, ``["--max-new-tokens", "32"]``); the
-    log goes to a temporary file whose tail is shown if the start fails."""
+    log goes to a temporary file whose tail ends the error if the start fails. The lifecycle is
+    :class:`genai_lab.serving.process.ManagedProcess`; ``health`` holds ``/healthz``'s answer."""
+
+    label = "capstone app"
+    health_path = "/healthz"
 
     def __init__(
         self,
@@ -199,52 +183,25 @@ class AppProcess:
         startup_timeout: float = 600.0,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.port = port or free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
+        super().__init__(port=port or free_port(), startup_timeout=startup_timeout, env=env)
         self.args = list(args)
-        self.startup_timeout = startup_timeout
-        self.env = {**os.environ, **(env or {})}
-        self.process: subprocess.Popen[bytes] | None = None
-        fd, name = tempfile.mkstemp(prefix="genai-lab-app-", suffix=".log")
-        os.close(fd)
-        self.log = Path(name)
         self.health: dict[str, Any] = {}
 
-    def start(self) -> AppProcess:
-        """Start the service and wait until ``/healthz`` answers; on failure the error ends with the
-        tail of the service's log."""
-        cmd = [sys.executable, "-m", "genai_lab.app", "--port", str(self.port), *self.args]
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
-                start_new_session=True, preexec_fn=child_preexec(),
-            )  # fmt: skip
-        try:
-            self.health = wait_healthy(self.url, self.startup_timeout, self.process)
-        except BaseException as exc:
-            self.stop()
-            raise RuntimeError(f"{exc}\n--- service log (tail) ---\n{tail(self.log)}") from exc
+    @property
+    def log(self) -> Path | None:
+        """The service's log file (``None`` before the first start)."""
+        return self.log_path
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "genai_lab.app", "--port", str(self.port), *self.args]
+
+    def wait_ready(self) -> AppProcess:
+        super().wait_ready()
+        self.health = get_json(self.url, "/healthz")
         return self
 
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM the service's process group, then SIGKILL if it has not exited in ``timeout`` s."""
-        proc, self.process = self.process, None
-        if proc is not None:
-            stop_process_group(proc, timeout)
-
-    def __enter__(self) -> AppProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "running" if self.process and self.process.poll() is None else "stopped"
-        return f"AppProcess({self.url}, pid={self.pid}, {state})"
+    def stop(self, grace: float = 15.0) -> None:
+        super().stop(grace)
 
 
 @contextlib.contextmanager

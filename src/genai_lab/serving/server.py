@@ -23,114 +23,43 @@ The server is started with ``python -m vllm.entrypoints.openai.api_server`` (the
 script is not needed). :func:`kv_cache_lines` (and :meth:`VLLMServer.kv_cache`) read back from its log
 how many tokens of KV cache vLLM allocated and how many maximum-length requests fit at once.
 
-:func:`child_preexec` and :func:`stop_process_group` are the process plumbing, shared with
-:class:`genai_lab.app.client.AppProcess`.
+The lifecycle (free port, bounded start, log, process-group shutdown) is
+:class:`genai_lab.serving.process.ManagedProcess`, shared with the capstone app and the search service;
+its helpers are re-exported here.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
-LOOPBACK = "127.0.0.1"
+from genai_lab.serving.process import (
+    LOOPBACK,
+    ManagedProcess,
+    ServerStartupError,
+    child_preexec,
+    free_port,
+    stop_process_group,
+    tail,
+)
+
+__all__ = [
+    "DEFAULT_KV_CACHE_BYTES",
+    "LOOPBACK",
+    "KVCacheLine",
+    "ServerStartupError",
+    "VLLMServer",
+    "child_preexec",
+    "free_port",
+    "kv_cache_lines",
+    "stop_process_group",
+    "tail",
+]
+
 DEFAULT_KV_CACHE_BYTES = 256 * 1024**2
-_LIVE: weakref.WeakSet[VLLMServer] = weakref.WeakSet()
-
-
-class ServerStartupError(RuntimeError):
-    """The vLLM server did not become healthy; the message carries the tail of its log."""
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that is free on ``host`` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path | str, lines: int = 30) -> str:
-    """The last ``lines`` lines of a text file ('' when it does not exist)."""
-    path = Path(path)
-    if not path.is_file():
-        return ""
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        fh.seek(max(0, size - 64 * 1024))
-        text = fh.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux only: ask the kernel to SIGTERM the child if the Python process that started it dies."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
-    except OSError:
-        pass
-
-
-def child_preexec() -> Callable[[], None] | None:
-    """The ``preexec_fn`` for a managed child process: the parent-death signal, on Linux and from the
-    main thread only. The kernel sends that signal when the *thread* that started the child exits, so
-    a child started from a worker thread (a thread pool) would die with the thread."""
-    if sys.platform == "linux" and threading.current_thread() is threading.main_thread():
-        return _set_parent_death_signal
-    return None
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover
-        return True
-    return True
-
-
-def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
-    """Terminate the process group that ``process`` leads (it was started with
-    ``start_new_session=True``): SIGTERM, then SIGKILL after ``grace`` seconds; then wait until no
-    member of the group is left, since the leader may exit before its children."""
-    try:
-        pgid = os.getpgid(process.pid)
-    except ProcessLookupError:
-        pgid = None
-    if pgid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        if pgid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-        process.wait(timeout=10)
-    if pgid is not None:
-        deadline = time.monotonic() + grace
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
 
 
 # vLLM logs, once per engine start: "<device> KV cache size: 5,760 tokens, Maximum concurrency for
@@ -164,7 +93,7 @@ def kv_cache_lines(log_text: str) -> list[KVCacheLine]:
     return found
 
 
-class VLLMServer:
+class VLLMServer(ManagedProcess):
     """One vLLM OpenAI-compatible server on loopback, started and stopped by this object.
 
     Args:
@@ -182,6 +111,9 @@ class VLLMServer:
         extra_args: further ``api_server`` flags, e.g. ``["--seed", "0"]``.
         env: extra environment variables for the server process.
     """
+
+    label = "vLLM server"
+    health_path = "/health"
 
     def __init__(
         self,
@@ -211,8 +143,7 @@ class VLLMServer:
                     f"{flag} is managed by VLLMServer (loopback only, free port); remove it from "
                     "extra_args and pass port=... if you need a fixed port."
                 )
-        if startup_timeout <= 0:
-            raise ValueError(f"startup_timeout={startup_timeout}: give a positive number of seconds.")
+        super().__init__(port=port, log_path=log_path, startup_timeout=startup_timeout, env=env)
         self.model = str(model) if model is not None else None
         self.served_model_name = served_model_name
         self.dtype = dtype
@@ -221,23 +152,7 @@ class VLLMServer:
         self.max_model_len = max_model_len
         self.block_size = block_size
         self.max_num_seqs = max_num_seqs
-        self.port = port
-        self.startup_timeout = float(startup_timeout)
         self.extra_args = list(extra_args)
-        self.env = dict(env or {})
-        self._own_log = log_path is None
-        self.log_path = Path(log_path) if log_path is not None else None
-        self.process: subprocess.Popen[bytes] | None = None
-        self.startup_seconds: float | None = None
-        self._started = 0.0
-
-    # -- addresses ---------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>`` (no ``/v1``)."""
-        if self.port is None:
-            raise RuntimeError("The server has no port yet; call start() first.")
-        return f"http://{LOOPBACK}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -272,21 +187,6 @@ class VLLMServer:
             cmd += ["--max-num-seqs", str(self.max_num_seqs)]
         return cmd + self.extra_args
 
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def healthy(self, timeout: float = 2.0) -> bool:
-        """True when ``GET /health`` answers 200."""
-        try:
-            with urllib.request.urlopen(self.url + "/health", timeout=timeout) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError, RuntimeError):
-            return False
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last ``lines`` lines of the server's log ('' before the first launch)."""
-        return tail(self.log_path, lines) if self.log_path is not None else ""
-
     def kv_cache(self) -> KVCacheLine:
         """The KV cache this server's engine allocated, from its log (the latest start's report)."""
         log = self.log_path
@@ -298,95 +198,7 @@ class VLLMServer:
             )
         return found[-1]
 
-    def launch(self) -> VLLMServer:
-        """Start the process and return at once; :meth:`wait_ready` waits for it. Launch several
-        servers, then wait for each, to overlap their start-ups (from the main thread: see below)."""
-        if self.is_running():
-            return self
-        cmd = self.command()
-        if self.log_path is None:
-            fd, name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log")
-            os.close(fd)
-            self.log_path = Path(name)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **self.env}
-        self._started = time.perf_counter()
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # its own process group: stop() takes the children too
-                preexec_fn=child_preexec(),
-            )
-        _LIVE.add(self)
-        return self
-
-    def wait_ready(self) -> VLLMServer:
-        """Poll ``/health`` until it answers 200; raises :class:`ServerStartupError` (after stopping
-        the server) if the process dies or ``startup_timeout`` passes."""
-        if self.process is None:
-            raise RuntimeError("The server was not launched; call start() or launch() first.")
-        deadline = self._started + self.startup_timeout
-        try:
-            while True:
-                code = self.process.poll()
-                if code is not None:
-                    raise ServerStartupError(
-                        f"vLLM server exited with code {code} during start-up. Last log lines "
-                        f"({self.log_path}):\n{self.log_tail()}"
-                    )
-                if self.healthy(timeout=1.0):
-                    break
-                if time.perf_counter() > deadline:
-                    raise ServerStartupError(
-                        f"vLLM server not healthy after {self.startup_timeout:.0f} s (raise "
-                        f"startup_timeout if the machine is busy). Last log lines ({self.log_path}):\n"
-                        f"{self.log_tail()}"
-                    )
-                time.sleep(0.5)
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.perf_counter() - self._started
-        return self
-
-    def start(self) -> VLLMServer:
-        """Start the server and wait until it is healthy; raises :class:`ServerStartupError`."""
-        if self.is_running() and self.startup_seconds is not None:
-            return self
-        return self.launch().wait_ready()
-
-    def stop(self, grace: float = 20.0) -> None:
-        """Terminate the server's whole process group: SIGTERM, then SIGKILL after ``grace`` s.
-
-        Safe to call twice, and after a failed start."""
-        process, self.process = self.process, None
-        _LIVE.discard(self)
-        if process is not None:
-            stop_process_group(process, grace)
-
-    def __enter__(self) -> VLLMServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
         where = f"{self.url}" if self.port is not None else "no port yet"
         return f"VLLMServer({self.served_model_name!r}, {where}, {state}, log={self.log_path})"
-
-
-@atexit.register
-def _stop_all() -> None:  # pragma: no cover - runs at interpreter exit
-    for server in list(_LIVE):
-        with contextlib.suppress(Exception):
-            server.stop(grace=5.0)
