@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from genai_lab.app.client import ServiceError, _parse_sse, ask, sse_events, stream_chat
+from genai_lab.app.client import ServiceError, ask, sse_events, stream_chat
 from genai_lab.app.loadtest import _rss_mb
 
 STREAM = {"content-type": "text/event-stream; charset=utf-8"}
@@ -44,7 +44,6 @@ def test_events_of_a_read_response() -> None:
         ("message", {"plain": True}),
         ("done", {"latency_ms": 1.0}),
     ]
-    assert list(_parse_sse(iter(BODY.splitlines()))) == events  # the old entry point, same parser
 
 
 def test_ask_collects_a_stream() -> None:
@@ -84,6 +83,15 @@ def test_memory_samples_use_the_one_rss_measure() -> None:
     gone.wait()
     assert _rss_mb(gone.pid, "http://unused") is None  # the service has exited: no sample, no crash
     assert _rss_mb(None, "http://127.0.0.1:9") is None  # nothing answers /metrics there
+
+
+def test_memory_of_a_remote_service_comes_from_its_json_metrics() -> None:
+    from genai_lab.app.client import serve_in_thread
+    from genai_lab.app.service import default_app
+
+    with serve_in_thread(default_app(fake=True)) as url:
+        remote = _rss_mb(None, url)
+    assert remote is not None and remote > 10  # MiB of this very process, read through /metrics.json
 
 
 def test_add_document_sends_the_write_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ pytest.importorskip("sse_starlette")
 from fastapi.testclient import TestClient  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 
-from genai_lab.app.client import ServiceError, _parse_sse, ask, serve_in_thread  # noqa: E402
+from genai_lab.app.client import ServiceError, ask, serve_in_thread, sse_events  # noqa: E402
 from genai_lab.app.fake import FakeChatModel, HashingEmbeddings  # noqa: E402
 from genai_lab.app.index import KnowledgeIndex  # noqa: E402
 from genai_lab.app.loadtest import run_load  # noqa: E402
@@ -61,7 +61,7 @@ def make_app(index=None, delay=0.0, adapters=None, **config):
 
 
 def events(response) -> list[tuple[str, dict]]:
-    return list(_parse_sse(iter(response.text.splitlines())))
+    return list(sse_events(response))
 
 
 def client_for(app) -> TestClient:

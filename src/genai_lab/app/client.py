@@ -16,7 +16,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,14 +60,6 @@ def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]
     for sse in EventSource(response).iter_sse():
         if sse.data:
             yield sse.event or "message", json.loads(sse.data)
-
-
-def _parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """:func:`sse_events` of a stream given as its text lines (kept for older tests)."""
-    import httpx
-
-    body = "".join(line + "\n" for line in lines).encode("utf-8")
-    yield from sse_events(httpx.Response(200, headers=SSE_HEADERS, content=body))
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -66,7 +66,7 @@ class LoadReport:
 
 def _rss_mb(pid: int | None, url: str) -> float | None:
     """The service's resident memory in MiB: :func:`genai_lab.runtime.rss_bytes` of ``pid`` when it is
-    a process of this machine, else the ``rss_bytes`` that its ``/metrics`` reports. ``None`` when the
+    a process of this machine, else the ``rss_bytes`` of its ``/metrics.json``. ``None`` when the
     service cannot be asked any more (it has exited, or stopped answering)."""
     import httpx
     import psutil
@@ -77,7 +77,7 @@ def _rss_mb(pid: int | None, url: str) -> float | None:
     try:
         if pid is not None:
             return rss_bytes(pid) / 2**20
-        return float(get_json(url, "/metrics")["rss_bytes"]) / 2**20
+        return float(get_json(url, "/metrics.json")["rss_bytes"]) / 2**20
     except (psutil.Error, httpx.HTTPError, ServiceError):
         return None
 
@@ -93,7 +93,7 @@ def run_load(
     progress: bool = False,
 ) -> LoadReport:
     """Send ``n`` questions (cycling through ``questions``) with ``concurrency`` workers; see the
-    module docstring. ``pid`` is the service's process id, for memory samples (else ``/metrics``)."""
+    module docstring. ``pid`` is the service's process id, for memory samples (else ``/metrics.json``)."""
     import httpx
 
     from genai_lab.app.client import ServiceError, ask
