@@ -14,14 +14,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genai_lab.serving.process import LOOPBACK, ManagedProcess, free_port
+from genai_lab.serving.process import ManagedProcess, free_port
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -196,23 +194,9 @@ class AppProcess(ManagedProcess):
         super().stop(grace)
 
 
-@contextlib.contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port in a daemon thread; yields its URL."""
-    import uvicorn
+def serve_in_thread(app: Any) -> contextlib.AbstractContextManager[str]:
+    """Run ``app`` with uvicorn on a free loopback port in a daemon thread, with the service's own
+    timeouts and limits (:func:`genai_lab.app.server.running`); ``with serve_in_thread(app) as url:``."""
+    from genai_lab.app.server import running
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://{LOOPBACK}:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError(f"uvicorn did not start on {url}.")
-            time.sleep(0.05)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    return running(app)
