@@ -17,7 +17,9 @@ names that occur in internal or confidential documents and in no public one. Can
   organisation chart, every vendor), unless a key is a number, a date or one common word;
 
 plus the internal project names (``internal_projects`` in the manifest, also without "Project") and
-the titles of non-public documents. Titles also match with their words in another order.
+the titles of non-public documents. Titles and two-word names also match with their words in another
+order. Names the whole world knows (``ThinkPad``, ``Kafka``: ``data/routing/public_names.txt``) are never
+mined, even when only an internal document mentions them.
 
 Terms are matched on the *squashed* text (spaces and punctuation removed), so splitting a word with
 spaces, hyphens or new lines does not hide it.
