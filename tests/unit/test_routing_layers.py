@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genai_lab.routing import INTERNAL, RouterPolicy, normalize, squash, views
 from genai_lab.routing.credentials import find_secrets
@@ -225,3 +227,17 @@ def _timed(policy: RouterPolicy, text: str) -> float:
     start = time.perf_counter()
     policy.classify(text)
     return time.perf_counter() - start
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=400))
+def test_classify_never_crashes_and_always_decides(text: str) -> None:
+    decision = RouterPolicy(project_names=["Project Kestrel"]).classify(text)
+    assert decision.route in ("internal", "external")
+    assert decision.route == "internal" or not decision.confidential
+    assert decision.reasons, "every decision says why"
+
+
+def test_non_text_input_names_the_fix() -> None:
+    with pytest.raises(TypeError, match="pass a string"):
+        RouterPolicy().classify(b"bytes")  # type: ignore[arg-type]
