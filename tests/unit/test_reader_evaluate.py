@@ -76,6 +76,8 @@ def test_scores_come_from_the_squad_scorer() -> None:
     qs = [squad.SquadQuestion("a", "t", "c", "q", ("the Normans",)), squad.SquadQuestion("b", "t", "c", "q", ())]
     report = squad_report(qs, ["Normans [1].", "The passages do not contain the answer."])
     assert report["em"] == 1.0 and report["noans_accuracy"] == 1.0  # articles, punctuation, citation ignored
+    bare = squad_report(qs, ["[1]", "[1]"])  # a bare citation is neither the answer nor an abstention
+    assert bare["em"] == 0.0 and bare["noans_accuracy"] == 0.0
     partial = squad_report(qs[:1], ["the Normans of France [1]"])
     assert partial["f1"] == pytest.approx(2 * (1 / 3) * 1 / (1 / 3 + 1))
     with pytest.raises(ValueError):

@@ -81,7 +81,8 @@ def squad_report(questions: Sequence[SquadQuestion], answers: Sequence[str]) -> 
         raise ValueError(f"{len(answers)} answers for {len(questions)} questions.")
     if not questions:
         raise ValueError("squad_report needs at least one question.")
-    scores = [squad_scores(strip_citations(a), q.answers) for q, a in zip(questions, answers, strict=True)]
+    # A bare citation ("[1]") is not an abstention: only the marker after an answer is stripped.
+    scores = [squad_scores(strip_citations(a) or a, q.answers) for q, a in zip(questions, answers, strict=True)]
     has = [f for (_, f), q in zip(scores, questions, strict=True) if q.answerable]
     no = [e for (e, _), q in zip(scores, questions, strict=True) if not q.answerable]
 

@@ -143,8 +143,7 @@ def train_reader(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
         raise ValueError("The tokenizer has neither a pad nor an EOS token.")
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # LoRA's initialisation is done; this fixes the dropout masks
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError("The model has no trainable parameter; wrap it with add_seed_lora(model) first.")
