@@ -85,3 +85,12 @@ def test_sampling_params_at_the_limits_are_accepted():
     assert SamplingParams(temperature=1e-5).temperature == 1e-5
     assert SamplingParams(temperature=0).greedy
     assert SamplingParams(top_p=1, stop_token_ids=[2, 3]).stop_token_ids == (2, 3)
+
+
+def test_a_masked_logit_is_not_an_error_but_inf_is():
+    logits = torch.zeros(3, 8)
+    logits[0, 5] = float("-inf")  # a legitimately masked token
+    logits[1, 5] = float("inf")
+    logits[2, 0] = 1.0
+    tokens, ok = sample(logits, [SamplingParams(), SamplingParams(), SamplingParams(temperature=0.5)], _gens(3))
+    assert ok.tolist() == [True, False, True] and tokens[1] == 5

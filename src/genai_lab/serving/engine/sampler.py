@@ -46,13 +46,16 @@ def sample(
     generators: Sequence[torch.Generator],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One token per row of ``logits`` (``[n, vocab]``) under ``params[i]``, drawing from
-    ``generators[i]``. Returns ``(tokens, ok)``: ``ok[i]`` is False where row ``i``'s logits or
-    probabilities are not finite (its token is meaningless; the engine fails that request alone)."""
+    ``generators[i]``. Returns ``(tokens, ok)``: ``ok[i]`` is False where row ``i``'s logits hold NaN
+    or +inf, or nothing is left to sample from (its token is meaningless; the engine fails that
+    request alone)."""
     import torch
 
     logits = logits.float()
     tokens = logits.argmax(dim=-1)
-    ok = torch.isfinite(logits).all(dim=-1)
+    # argmax propagates NaN and +inf, so checking the chosen logit flags a broken row without
+    # scanning all of it (a row of -inf only gives an -inf pick: flagged too)
+    ok = torch.isfinite(logits.gather(1, tokens.unsqueeze(1)).squeeze(1))
     rows = [i for i, p in enumerate(params) if not p.greedy]
     if not rows:
         return tokens, ok
@@ -71,6 +74,8 @@ def sample(
     race = torch.empty_like(probs)
     for j, i in enumerate(rows):
         race[j].exponential_(generator=generators[i])
-    tokens[index] = probs.div(race).argmax(dim=-1)
-    ok[index] &= torch.isfinite(probs).all(dim=-1)
+    drawn = probs.div(race).argmax(dim=-1)
+    tokens[index] = drawn
+    picked = probs.gather(1, drawn.unsqueeze(1)).squeeze(1)
+    ok[index] &= torch.isfinite(picked) & (picked > 0)
     return tokens, ok
