@@ -120,6 +120,18 @@ def test_documents_are_disabled_without_a_configured_token():
     assert response.status_code == 403 and "GENAI_LAB_APP_TOKEN" in error_shape(response)["message"]
 
 
+def test_a_confidential_document_teaches_the_router_at_once():
+    app = make_app()
+    client = client_for(app)
+    question = "Search the latest news: the plan for the acquisition of Heron Ridge?"
+    assert app.state.policy.classify(question).route == "external"
+    doc = {"title": "Heron Ridge acquisition plan", "text": "Heron Ridge will be bought in Q3 for 40 million EUR.",
+           "classification": "confidential"}
+    response = client.post("/api/documents", json=doc, headers=AUTH)
+    assert response.status_code == 201 and response.json()["sensitive_terms_added"] >= 1
+    assert app.state.policy.classify(question).route == "internal"
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token-1"}, {"Authorization": TOKEN}])
 def test_documents_need_the_token(headers):
     client = client_for(make_app())

@@ -10,6 +10,9 @@
   or shadow a document of the knowledge base, nor one added before (409).
 - **Quotas**: ``max_document_bytes`` per document and ``max_added_bytes`` for all added documents
   together (UTF-8 bytes of the text), 413 beyond.
+- **The router learns it at once**: a non-public document's title, names and ids join the routing
+  policy's sensitive vocabulary (:meth:`genai_lab.routing.RouterPolicy.add_document`), so the next
+  question that names them stays internal.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from genai_lab.app.schemas import DocumentRequest, clean_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from genai_lab.app.index import KnowledgeIndex
+    from genai_lab.routing import RouterPolicy
 
 ADDED_PREFIX = "added/"
 MAX_TITLE_CHARS = 200
@@ -46,8 +50,8 @@ def plain_source(source: str) -> str:
 class DocumentWriter:
     """The checks of ``POST /api/documents`` (module docstring) in front of :meth:`KnowledgeIndex.add_document`."""
 
-    def __init__(self, index: KnowledgeIndex, config: AppConfig) -> None:
-        self.index, self.config = index, config
+    def __init__(self, index: KnowledgeIndex, config: AppConfig, policy: RouterPolicy | None = None) -> None:
+        self.index, self.config, self.policy = index, config, policy
         self.added_bytes = 0
         self._lock = threading.Lock()
 
@@ -115,4 +119,6 @@ class DocumentWriter:
             except ValueError as exc:  # the index's own limits; its messages are ours, without secrets
                 raise ApiError(413 if "limit" in str(exc) else 422, "invalid_request", str(exc)) from exc
             self.added_bytes += size
+            if self.policy is not None:
+                info["sensitive_terms_added"] = len(self.policy.add_document(text, classification, title))
         return info

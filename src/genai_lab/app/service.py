@@ -112,7 +112,7 @@ def create_app(
     app.include_router(routes.page_router())
     app.include_router(routes.ops_router(service))
     app.include_router(routes.chat_router(service))
-    app.include_router(routes.documents_router(DocumentWriter(index, config)))
+    app.include_router(routes.documents_router(DocumentWriter(index, config, policy)))
     install_middleware(app, service.metrics, config)
     return app
 
