@@ -16,6 +16,7 @@ from genai_lab.search.answer import (
     SEARCH_SYSTEM_PROMPT,
     answer_with_search,
     attribute,
+    citations_for,
     cited_numbers,
     format_results,
     search_tool,
@@ -30,6 +31,7 @@ from genai_lab.search.backends import (
 )
 from genai_lab.search.corpus import SearchDoc, load_corpus
 from genai_lab.search.server import SearchServer
+from genai_lab.search.service import read_request_log, snippet
 
 __all__ = [
     "SEARCH_SYSTEM_PROMPT",
@@ -42,9 +44,12 @@ __all__ = [
     "answer_with_search",
     "attribute",
     "cited_numbers",
+    "citations_for",
     "format_results",
     "load_corpus",
+    "read_request_log",
     "search_backend_from_env",
+    "snippet",
     "search_tool",
     "search_transport",
 ]

@@ -57,6 +57,16 @@ def attribute(answer: str, results: Sequence[SearchResult]) -> int | None:
     return best + 1 if shares[best] >= ATTRIBUTION_MIN_OVERLAP else None
 
 
+def citations_for(answer: str, results: Sequence[SearchResult]) -> tuple[list[int], str | None]:
+    """The result numbers ``answer`` cites and how: ``"model"`` (its own ``[n]``), ``"attribution"``
+    (it cited nothing, and :func:`attribute` found the result that supports it) or ``None`` (neither)."""
+    numbers = cited_numbers(answer, len(results))
+    if numbers:
+        return numbers, "model"
+    found = attribute(answer, results)
+    return ([found], "attribution") if found is not None else ([], None)
+
+
 def search_tool(backend: SearchBackend, k: int = 3) -> Any:
     """A LangChain tool named ``web_search`` over ``backend`` (for agents and ``bind_tools``)."""
     from langchain_core.tools import StructuredTool
@@ -82,11 +92,8 @@ def answer_with_search(question: str, llm: Any, backend: SearchBackend, k: int =
     prompt = ChatPromptTemplate.from_messages([("system", SEARCH_SYSTEM_PROMPT), ("human", SEARCH_USER_PROMPT)])
     chain = prompt | llm | StrOutputParser()
     answer = chain.invoke({"results": format_results(results), "question": question})
-    numbers, cited_by = cited_numbers(answer, len(results)), "model"
-    if not numbers and (found := attribute(answer, results)) is not None:
-        numbers, cited_by = [found], "attribution"
-    return {"answer": answer, "results": results, "citations": [results[i - 1] for i in numbers],
-            "cited_by": cited_by if numbers else None}
+    numbers, cited_by = citations_for(answer, results)
+    return {"answer": answer, "results": results, "citations": [results[i - 1] for i in numbers], "cited_by": cited_by}
 
 
 Transport = Callable[[Any, list[dict[str, str]], dict[str, Any]], str]
