@@ -43,9 +43,11 @@ class KeywordEmbeddings(Embeddings):
 
 
 CHUNKS = [
-    Document(page_content="The hub connects 64 sensors.", metadata={"source": "manual.pdf", "page": 1, "section": None}),
+    Document(page_content="The hub connects 64 sensors.",
+             metadata={"source": "manual.pdf", "page": 1, "section": None}),
     Document(page_content="The battery lasts 3 years.", metadata={"source": "s1.pdf", "page": 2, "section": None}),
-    Document(page_content="Employees get 27 days of leave.", metadata={"source": "leave.md", "page": None, "section": "Annual leave"}),
+    Document(page_content="Employees get 27 days of leave.",
+             metadata={"source": "leave.md", "page": None, "section": "Annual leave"}),
 ]
 
 
