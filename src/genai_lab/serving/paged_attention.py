@@ -39,13 +39,14 @@ class AttentionPlan:
     """The layer-independent part of paged attention for one batch of sequences.
 
     ``slots[b, j]`` is the flat cache slot of sequence ``b``'s token ``j`` (``[batch, max_len]``);
-    ``allowed`` is True where query ``i`` of sequence ``b`` may see key ``j`` (causal, within the
-    context; ``[batch, 1, q_len, max_len]``, broadcast over heads); ``valid_query`` marks the real
+    ``bias`` is the additive attention mask: 0 where query ``i`` of sequence ``b`` may see key ``j``
+    (causal, within the context), ``-inf`` elsewhere (``[batch, 1, q_len, max_len]``, broadcast over
+    heads; built once, so no layer converts a boolean mask again); ``valid_query`` marks the real
     queries (``[batch, q_len]``).
     """
 
     slots: torch.Tensor
-    allowed: torch.Tensor
+    bias: torch.Tensor
     valid_query: torch.Tensor
 
     @property
@@ -73,9 +74,11 @@ def plan_attention(
     q_len: int,
     block_size: int,
     max_len: int | None = None,
+    dtype: torch.dtype | None = None,
 ) -> AttentionPlan:
     """Precompute the gather slots and the causal/padding mask (``max_len``: the longest context,
-    computed from ``context_lens`` when not given -- passing it avoids a device-to-host sync)."""
+    computed from ``context_lens`` when not given -- passing it avoids a device-to-host sync). The mask
+    is built in ``dtype``, the queries' (default float32)."""
     import torch
 
     if max_len is None:
@@ -88,7 +91,8 @@ def plan_attention(
     valid_query = q_idx[None, :] < query_lens[:, None]  # [B, q_len]
     allowed = key_pos[None, None, :] <= q_pos[:, :, None]  # causal and within the context
     allowed = allowed | ~valid_query[:, :, None]  # padded queries see everything (then zeroed)
-    return AttentionPlan(slots, allowed[:, None], valid_query)
+    bias = torch.zeros(allowed.shape, dtype=dtype or torch.float32, device=allowed.device)
+    return AttentionPlan(slots, bias.masked_fill_(~allowed, float("-inf"))[:, None], valid_query)
 
 
 def gather_kv(
@@ -129,7 +133,7 @@ def attend(
 
     keys = _gather(k_cache, plan.slots).transpose(1, 2)  # [B, kvh, L, d] (a strided view)
     values = _gather(v_cache, plan.slots).transpose(1, 2)
-    out = F.scaled_dot_product_attention(query, keys, values, attn_mask=plan.allowed, scale=scale, enable_gqa=True)
+    out = F.scaled_dot_product_attention(query, keys, values, attn_mask=plan.bias, scale=scale, enable_gqa=True)
     if query.shape[2] > 1:
         out = out * plan.valid_query[:, None, :, None].to(out.dtype)
     return out
@@ -178,5 +182,5 @@ def paged_attention(
         raise ValueError(
             "Every query must be among its sequence's cached tokens (query_lens <= context_lens)."
         )
-    plan = plan_attention(block_tables, context_lens, query_lens, q_len, k_cache.shape[1])
+    plan = plan_attention(block_tables, context_lens, query_lens, q_len, k_cache.shape[1], dtype=query.dtype)
     return attend(query, k_cache, v_cache, plan, head_dim**-0.5 if scale is None else scale)

@@ -221,6 +221,7 @@ class Engine:
             [s.table.block_ids for s in seqs],
             self.block_size,
             self.runner.device,
+            self.runner.kv_cache.dtype,
         )
         with torch.inference_mode():
             return self.runner.forward(batch)

@@ -63,7 +63,7 @@ class StepBatch:
             AttentionGroup(
                 g.rows.to(device),
                 g.valid.to(device),
-                AttentionPlan(g.plan.slots.to(device), g.plan.allowed.to(device), g.plan.valid_query.to(device)),
+                AttentionPlan(g.plan.slots.to(device), g.plan.bias.to(device), g.plan.valid_query.to(device)),
                 move(g.src),
                 g.dst.to(device),
             )
@@ -85,11 +85,12 @@ def prepare_batch(
     tables: Sequence[Sequence[int]],
     block_size: int,
     device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
 ) -> StepBatch:
     """Flatten one step: sequence ``i`` computes tokens ``chunks[i]`` at positions ``starts[i]...``,
     and its KV blocks are ``tables[i]``. Sequences with one new token (decoding) attend as one
     group, the others (prefill) as another. Built on the CPU from Python lists, then moved to
-    ``device`` in one go."""
+    ``device`` in one go; ``dtype`` is the model's (for the attention mask, default float32)."""
     import torch
 
     n = len(chunks)
@@ -120,8 +121,9 @@ def prepare_batch(
         valid = idx[None, :] < qlens[sel][:, None]
         rows = torch.where(valid, offsets[sel][:, None] + idx[None, :], 0)
         plan = plan_attention(
-            block_tables[sel, : cdiv(max_len, block_size)], context_lens[sel], qlens[sel], q_len, block_size, max_len
-        )
+            block_tables[sel, : cdiv(max_len, block_size)], context_lens[sel], qlens[sel], q_len, block_size, max_len,
+            dtype,
+        )  # fmt: skip
         if q_len == 1:
             src, dst = None, rows[:, 0]
         else:
