@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 from torch import nn
 
+from genai_lab.serving.kv_cache import attention_shape
+
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -131,8 +133,8 @@ class PrefixTuning(nn.Module):
         self.model = model
         self.num_virtual_tokens = num_virtual_tokens
         self.num_layers = cfg.num_hidden_layers
-        self.num_kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        shape = attention_shape(cfg)  # the package's one derivation of heads and head size
+        self.num_kv_heads, self.head_dim = shape.num_kv_heads, shape.head_dim
         token_dim = self.num_kv_heads * self.head_dim
         for name, p in model.named_parameters():
             p.requires_grad_(any(t in name for t in trainable))
