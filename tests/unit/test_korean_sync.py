@@ -16,11 +16,6 @@ ROOT = repo_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 LAB_NAMES = {p.stem for p in (ROOT / "solutions").glob("*.ipynb")}
 
-# True until the lead has run `scripts/add_korean_goals.py` over every notebook and committed the result;
-# then set it to False, and a notebook whose first cell lacks its Korean goals fails.
-INSERTION_PENDING = True
-# Notebooks that already carry their Korean goals whatever INSERTION_PENDING says.
-ALWAYS_INSERTED = {"34_korean_retrieval"}
 
 
 def _script():
@@ -57,8 +52,6 @@ def test_korean_goals_are_korean(stem):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_first_cell_carries_the_json_goals(path):
     found = SCRIPT.korean_goals_in(_first_cell(path))
-    if found is None and INSERTION_PENDING and path.stem not in ALWAYS_INSERTED:
-        pytest.skip("Korean goals not inserted yet: run scripts/add_korean_goals.py")
     assert found == GOALS[path.stem], (
         f"{path.name}: its '학습 목표' list differs from docs/ko_goals.json; run scripts/add_korean_goals.py"
     )
