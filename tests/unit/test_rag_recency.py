@@ -182,6 +182,8 @@ def test_recency_retriever_over_a_vector_store():
     assert retriever.invoke("hub price")[0].metadata["source"] == NEW
     with pytest.raises(ValueError, match="fetch_k"):
         recency_retriever(store, VERSIONS, k=5, fetch_k=3)
+    with pytest.raises(TypeError, match="RecencyRanker"):
+        recency_retriever(object(), VERSIONS)
 
 
 def test_recency_ranker_wraps_a_course_ranker():
@@ -215,12 +217,14 @@ def test_dated_labels_and_source_dates():
 def test_with_source_dates_cites_what_the_answer_cites():
     docs = [doc(OTHER), doc(NEW)]
     cited = with_source_dates({"question": "q", "docs": docs, "answer": "It costs 349 EUR [2]."})
-    assert cited["sources"] == [{"n": 2, "source": NEW, "date": "2025-01-01", "cited": True}]
+    assert cited["sources"] == [{"n": 2, "source": NEW, "date": "2025-01-01", "superseded_by": None, "cited": True}]
     assert cited["citation"] == f"Source: [2] {NEW} (dated 2025-01-01)"
     uncited = with_source_dates({"question": "q", "docs": docs, "answer": "It costs 349 EUR."})
     assert uncited["sources"][0]["cited"] is False
     assert uncited["citation"].startswith("Top retrieved source (not cited)")
     assert with_source_dates({"question": "q", "docs": docs, "answer": "I don't know."})["citation"] == ""
+    past = with_source_dates({"question": "q", "docs": [doc(OLD, superseded_by=NEW)], "answer": "329 EUR [1]."})
+    assert past["citation"] == f"Source: [1] {OLD} (dated 2024-01-01; superseded by {NEW})"
 
 
 def test_dated_chain_shows_dates_to_the_model_and_cites_them():

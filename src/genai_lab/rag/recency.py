@@ -184,6 +184,11 @@ def recency_retriever(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
     base = store.as_retriever(search_kwargs={"k": fetch_k}) if hasattr(store, "as_retriever") else store
+    if not hasattr(base, "invoke"):
+        raise TypeError(
+            f"Got {type(store).__name__}; pass a vector store or a LangChain retriever. For a course ranker "
+            "(BM25Index, DenseRetriever, HybridRetriever) use RecencyRanker."
+        )
     return RecencyRetriever(base=base, versions=versions, k=k, mode=mode, question_dates=question_dates)
 
 
@@ -250,7 +255,9 @@ def format_dated_docs(docs: Sequence[Document]) -> str:
 
 
 def with_source_dates(result: Mapping[str, Any]) -> dict[str, Any]:
-    """Add ``sources`` (``{"n", "source", "date", "cited"}`` per source) and ``citation`` (one line)
+    """Add ``sources`` (``{"n", "source", "date", "superseded_by", "cited"}`` per source) and
+    ``citation`` (one line: ``Source: [1] policies/x_2025.md (dated 2025-03-01)``, and ``superseded by
+    ...`` for a source a newer version replaced)
     to a ``{"question", "docs", "answer"}`` result. The sources are the ones the answer cites
     (:func:`genai_lab.rag.scoring.cited_sources`); when it cites none and does not abstain, the top
     retrieved passage is given with ``cited: False``, so the reader sees where the answer most likely
@@ -261,13 +268,23 @@ def with_source_dates(result: Mapping[str, Any]) -> dict[str, Any]:
     answer = str(result["answer"])
     cited = cited_sources(answer, docs)
     sources: list[dict[str, Any]] = []
+
+    def entry(n: int, doc: Document, was_cited: bool) -> dict[str, Any]:
+        newer = doc.metadata.get("superseded_by")
+        return {"n": n, "source": _doc_source(doc), "date": source_date(doc), "superseded_by": newer,
+                "cited": was_cited}
+
     for n, doc in enumerate(docs, 1):
         source = _doc_source(doc)
         if source in cited and all(s["source"] != source for s in sources):
-            sources.append({"n": n, "source": source, "date": source_date(doc), "cited": True})
+            sources.append(entry(n, doc, True))
     if not sources and docs and not is_abstention(answer):
-        sources.append({"n": 1, "source": _doc_source(docs[0]), "date": source_date(docs[0]), "cited": False})
-    parts = [f"[{s['n']}] {s['source']} (dated {s['date'] or 'unknown'})" for s in sources]
+        sources.append(entry(1, docs[0], False))
+    parts = [
+        f"[{s['n']}] {s['source']} (dated {s['date'] or 'unknown'}"
+        + (f"; superseded by {s['superseded_by']})" if s["superseded_by"] else ")")
+        for s in sources
+    ]
     prefix = "Source: " if all(s["cited"] for s in sources) else "Top retrieved source (not cited): "
     return {**result, "sources": sources, "citation": prefix + "; ".join(parts) if parts else ""}
 
