@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from genai_lab.routing import INTERNAL, RouterPolicy, normalize, squash, views
 from genai_lab.routing.credentials import find_secrets
+from genai_lab.routing.evaluation import pathological_inputs, worst_classify_seconds
 from genai_lab.routing.personal_data import find_personal_data, redact_personal_data
 from genai_lab.routing.semantic import SemanticCheck, calibrate, roc
 from genai_lab.routing.vocabulary import mine_vocabulary
@@ -196,13 +197,7 @@ def test_roc_and_calibration_on_a_labelled_set() -> None:
 
 
 # -- linear time -------------------------------------------------------------------------------------
-PATHOLOGICAL = [
-    "(0" + "1" * 3997 + "x", "1" * 4000, "a" * 4000, "a@" * 2000, "1 " * 2000, "+" + "1 " * 1999, "00" * 2000,
-    "a." * 2000, ":" * 4000, "%4" * 2000, "&#1" * 1333, "\\x4" * 1333, "A1b2" * 1000, "ab=" * 1333, "{" * 4000,
-    '{"a":' * 800, "가" * 4000, "ㄱ" * 4000, "\u200b" * 4000, "é" * 4000, "ｆ" * 4000, "-1" * 2000, "1." * 2000,
-    "Aa " * 1333, "passport " * 444, "born " * 800, "=" * 4000, "@" * 4000, "password: " * 400, "0:" * 2000,
-    "de89" * 1000, "fe80::" * 666, "AKIA" * 1000, "sk-" + "a" * 3997, "eyJ" + "a." * 1998, "4111 " * 800,
-]  # fmt: skip
+PATHOLOGICAL = pathological_inputs()
 
 
 def test_phone_pattern_is_linear_on_the_reported_input() -> None:
@@ -212,21 +207,14 @@ def test_phone_pattern_is_linear_on_the_reported_input() -> None:
     assert time.perf_counter() - start < 0.05
 
 
+def test_pathological_inputs_are_the_reported_kinds() -> None:
+    assert len(PATHOLOGICAL) >= 30 and all(len(text) <= 4000 for text in PATHOLOGICAL)
+    assert "(0" + "1" * 3997 + "x" in PATHOLOGICAL
+
+
 def test_worst_case_classify_time_on_pathological_inputs(kb_policy: RouterPolicy) -> None:
-    kb_policy.classify("warm up: imports and tables are built on first use")
-    worst = {}
-    for text in PATHOLOGICAL:
-        assert len(text) <= 4000
-        best = min(_timed(kb_policy, text) for _ in range(3))  # best of three: the machine may be busy
-        worst[text[:12]] = best
-    slowest = max(worst, key=worst.__getitem__)
-    assert worst[slowest] < 0.05, f"classify took {worst[slowest] * 1000:.0f} ms on {slowest!r}..."
-
-
-def _timed(policy: RouterPolicy, text: str) -> float:
-    start = time.perf_counter()
-    policy.classify(text)
-    return time.perf_counter() - start
+    worst, slowest = worst_classify_seconds(kb_policy, PATHOLOGICAL)
+    assert worst < 0.05, f"classify took {worst * 1000:.0f} ms on {slowest[:12]!r}..."
 
 
 @settings(max_examples=150, deadline=None)

@@ -61,3 +61,29 @@ def adversarial_suite(policy: RouterPolicy, path: str | Path | None = None) -> l
 
     records = read_jsonl(path or routing_data("adversarial_suite.jsonl"))
     return [(str(r["name"]), _PLACEHOLDER.sub(fill, str(r["template"]))) for r in records]
+
+
+def pathological_inputs(path: str | Path | None = None) -> list[str]:
+    """Inputs of at most 4,000 characters on which a backtracking pattern would be slow
+    (``data/routing/pathological.json``: each input is pieces of text or repeated units)."""
+    spec = json.loads(Path(path or routing_data("pathological.json")).read_text(encoding="utf-8"))
+    return ["".join(p["text"] if "text" in p else p["repeat"] * int(p["times"]) for p in pieces)
+            for pieces in spec["inputs"]]
+
+
+def worst_classify_seconds(policy: RouterPolicy, inputs: list[str], repeats: int = 3) -> tuple[float, str]:
+    """The slowest input's classification time (best of ``repeats``, so a busy machine's hiccup is not
+    counted) and that input; the policy is warmed up first. A benchmark, not a unit test."""
+    import time
+
+    policy.classify("warm up: imports and tables are built on first use")
+    worst, slowest = -1.0, ""
+    for text in inputs:
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            policy.classify(text)
+            best = min(best, time.perf_counter() - start)
+        if best > worst:
+            worst, slowest = best, text
+    return worst, slowest
