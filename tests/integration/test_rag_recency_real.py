@@ -126,3 +126,23 @@ def test_a_current_answer_cites_the_date_of_the_current_version(kb):
     chain = build_dated_rag_chain(retriever, FakeListChatModel(responses=["55 EUR [1]."]))
     result = chain.invoke("What is the daily meal per diem for business travel?")
     assert result["citation"] == "Source: [1] policies/travel_expense_policy_2025.md (dated 2025-03-01)"
+
+
+@pytest.mark.real_model
+def test_smollm2_rewrite_or_its_fallback_retrieves_the_follow_up_document(kb):
+    """SmolLM2-135M tends to answer instead of rewriting; the rewrite is checked, and the follow-up
+    still reaches the 2023 policy (through the LLM's rewrite if it is one, else the expansion)."""
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from genai_lab.rag.conversation import clean_rewrite, contextualize_prompt, is_rewrite, llm_rewriter
+    from genai_lab.rag.llm import get_chat_model
+
+    llm = get_chat_model("transformers", max_new_tokens=32)
+    turn = {"input": "And in 2023?", "chat_history": [HumanMessage("What is the minimum password length?"),
+                                                      AIMessage("14 characters [1].")]}
+    raw = clean_rewrite((contextualize_prompt() | llm).invoke(turn).content)
+    query = llm_rewriter(llm).invoke(turn)
+    print(f"SmolLM2 wrote {raw!r} (a rewrite: {is_rewrite(raw, turn)}); searched {query!r}")
+    assert query == (raw if is_rewrite(raw, turn) else "And in 2023? minimum password length")
+    docs = recency_retriever(kb["store"], kb["versions"], k=K).invoke(query)
+    assert docs[0].metadata["source"] == "policies/information_security_policy_2023.md"
