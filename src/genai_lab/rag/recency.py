@@ -38,6 +38,9 @@ or all in one by :func:`build_dated_rag_chain`) adds the cited sources with thei
 **Measuring it.** ``data/kb_eval/recency.jsonl`` holds questions whose answer changed between two
 versions, each with both versions; :func:`latest_first_rate` is the share of the "current" ones for
 which a chunk of the newest version is in the top ``k`` and above every chunk of the old one.
+
+``langchain_core`` is imported at module level here (not inside functions), because
+:class:`RecencyRetriever` subclasses its ``BaseRetriever``.
 """
 
 from __future__ import annotations
