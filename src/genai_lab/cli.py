@@ -5,6 +5,8 @@
     run [names...]   execute the notebooks in order and write build/summary.html
     summary          rewrite build/summary.html from results/
     env              print versions, device and mode
+    eval-reader      score the grounded reader on a SQuAD-format file: one JSON object
+                     (em, f1, hasans_f1, noans_accuracy, n); --base, or --adapter PATH
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--in-place", action="store_true", help="overwrite notebooks/ (authors only)")
     sub.add_parser("summary", help="write build/summary.html from results/")
     sub.add_parser("env", help="print versions, device and mode")
+    from genai_lab.reader.cli import add_eval_arguments  # light: argparse only
+
+    add_eval_arguments(sub.add_parser("eval-reader", help="score the grounded reader on a SQuAD-format file"))
     args = parser.parse_args(argv)
 
     if args.command == "prepare-models":
@@ -62,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from genai_lab.runtime import print_environment
 
         print_environment()
+    elif args.command == "eval-reader":
+        from genai_lab.reader.cli import report_eval
+
+        return report_eval(args)
     return 0
 
 

@@ -138,3 +138,13 @@ def test_faithfulness_tells_a_reader_from_a_memoriser() -> None:
     assert result["score"] == 0.0 and result["n"] == 2
     with pytest.raises(ValueError):
         faithfulness([ReaderExample("u", "q", [], "I don't know", "abstain_missing")], reads)
+
+
+def test_a_file_without_unanswerable_questions_prints_valid_json(tmp_path: Path, capsys) -> None:
+    only_answerable = {"version": "v1.1", "data": [{"title": "Normans", "paragraphs": [
+        {**MINI["data"][0]["paragraphs"][0], "qas": MINI["data"][0]["paragraphs"][0]["qas"][:2]}]}]}
+    path = tmp_path / "v11.json"
+    path.write_text(json.dumps(only_answerable), encoding="utf-8")
+    assert eval_main(["--squad", str(path)], reader=perfect) == 0
+    report = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert report["noans_accuracy"] is None and report["hasans_f1"] == 1.0 and report["n"] == 2

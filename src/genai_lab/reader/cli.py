@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -71,7 +72,9 @@ def report_eval(args: argparse.Namespace, reader: Reader | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(json.dumps({k: report[k] for k in SQUAD_KEYS}))
+    # A group with no question (e.g. no unanswerable one) is null: NaN is not JSON.
+    clean = {k: None if isinstance(report[k], float) and math.isnan(report[k]) else report[k] for k in SQUAD_KEYS}
+    print(json.dumps(clean, allow_nan=False))
     return 0
 
 
