@@ -69,6 +69,24 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]
     return groups
 
 
+def optimizer_step(
+    model: nn.Module, batch: dict[str, Any], trainable: list[nn.Parameter], optimizer: Any, schedule: Any,
+    max_grad_norm: float,
+) -> tuple[float, float]:
+    """One training step: forward, backward, gradient clipping, optimizer and schedule step, zeroed
+    gradients. Returns ``(loss, seconds)``. The course's loops (here and the reader's) share it."""
+    import torch
+
+    start = time.perf_counter()
+    loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.item()), time.perf_counter() - start
+
+
 def train(model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "train") -> TrainResult:
     """Train ``model`` (anything whose forward takes ``input_ids``, ``attention_mask``, ``labels``
     and returns an object with ``.loss``) on bucketed batches of ``data``."""
@@ -86,16 +104,10 @@ def train(model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "t
     model.train()
     bar = tqdm(range(1, config.steps + 1), desc=desc)
     for step in bar:
-        batch = data.batch(next(batches))
-        start = time.perf_counter()
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        result.step_seconds.append(time.perf_counter() - start)
-        result.losses.append(loss.item())
+        loss, seconds = optimizer_step(model, data.batch(next(batches)), trainable, optimizer, schedule,
+                                       config.max_grad_norm)
+        result.step_seconds.append(seconds)
+        result.losses.append(loss)
         recent = statistics.fmean(result.losses[-config.log_every :])
         bar.set_postfix(loss=f"{recent:.3f}")
         if step % config.log_every == 0 or step == config.steps:

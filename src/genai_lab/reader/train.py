@@ -139,6 +139,7 @@ def train_reader(
     from transformers import get_linear_schedule_with_warmup
 
     from genai_lab.peft.data import endless_batches
+    from genai_lab.peft.train import optimizer_step
 
     config = config or ReaderTrainConfig()
     items, dropped = tokenize_all(tokenizer, examples, config.max_length)
@@ -166,15 +167,9 @@ def train_reader(
             curve.stopped_by = "max_seconds"
             break
         batch = {k: v.to(device) for k, v in collate([items[i] for i in next(batches)], int(pad)).items()}
-        start = time.perf_counter()
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        curve.seconds.append(time.perf_counter() - start)
-        curve.loss.append(float(loss.item()))
+        loss, seconds = optimizer_step(model, batch, trainable, optimizer, schedule, config.max_grad_norm)
+        curve.seconds.append(seconds)
+        curve.loss.append(loss)
         curve.tokens.append(int(batch["input_ids"].numel()))
         curve.answer_tokens.append(int((batch["labels"] != -100).sum().item()))
         bar.set_postfix(loss=f"{curve.loss[-1]:.3f}")
