@@ -53,6 +53,27 @@ def redos_worst_ms() -> tuple[float, str]:
     return worst * 1000, text[:16]
 
 
+def classify_latency_ms() -> dict[str, float]:
+    """Per-request classification time with every layer on, the semantic one's MiniLM loaded: the
+    public questions and held-out variants, each classified once after a warm-up (p50, p99, max)."""
+    import time
+
+    from genai_lab.numeric import percentile
+    from genai_lab.routing import RouterPolicy
+    from genai_lab.routing.variants import generate_variants, public_questions
+
+    policy = RouterPolicy.from_knowledge_base()
+    policy.classify("warm up: load MiniLM and build the tables")
+    texts = [q["text"] for q in public_questions()] + [v.text for v in generate_variants(policy, "heldout", 300)]
+    times = []
+    for text in texts:
+        start = time.perf_counter()
+        policy.classify(text)
+        times.append((time.perf_counter() - start) * 1000)
+    p50, p99 = percentile(times, 50) or 0.0, percentile(times, 99) or 0.0
+    return {"n": len(times), "p50": p50, "p99": p99, "max": max(times)}
+
+
 def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
     sent = 0
     while sent < total:
@@ -89,12 +110,17 @@ def main() -> None:
     print(f"fuzz suite: {cases} generated cases, {failures} failures ({summary})")
     worst_ms, slowest = redos_worst_ms()
     print(f"router, worst classification of a pathological input (<= 4,000 chars): {worst_ms:.1f} ms on {slowest!r}...")
+    latency = classify_latency_ms()
+    print(f"router, classify per request (all layers, MiniLM loaded), {latency['n']} requests: "
+          f"p50 {latency['p50']:.1f} ms, p99 {latency['p99']:.1f} ms, max {latency['max']:.1f} ms")
     accepted = max_body_bytes_accepted()
     print(f"largest chunked body accepted: {accepted:,} bytes (limit 1,000,000)")
     rec.record("reliability.fuzz.cases", cases)
     rec.record("reliability.fuzz.failures", failures)
     rec.record("app.security.redos_worst_ms", round(worst_ms, 2))
     rec.record("app.security.max_body_bytes_accepted", accepted)
+    rec.record("router.classify_ms.p50", round(latency["p50"], 2))
+    rec.record("router.classify_ms.p99", round(latency["p99"], 2))
     print("recorded to", rec.save())
 
 
