@@ -19,6 +19,7 @@ from genai_lab.search.answer import (
     citations_for,
     cited_numbers,
     format_results,
+    search_messages,
     search_tool,
     search_transport,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "load_corpus",
     "read_request_log",
     "search_backend_from_env",
+    "search_messages",
     "snippet",
     "search_tool",
     "search_transport",
