@@ -11,11 +11,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solut
 # Notebooks whose committed copy is not yet a complete full-mode run, with the issue that tracks it.
 # The checks below are strict xfails for them: once a notebook is re-run in full mode and committed,
 # its check passes, the strict xfail fails, and the entry must be removed from these lists.
-NOT_FULLY_EXECUTED = {
-    "notebooks/23_quantization_routing": "issue 11: cells edited this round, awaiting the lead's full-mode re-run",
-    "notebooks/32_rag_chain_lcel": "issue 11: section 5 added this round, awaiting the lead's full-mode re-run",
-    "solutions/23_quantization_routing": "issue 11: lab 23 rewritten this round, awaiting the lead's full-mode re-run",
-}
+NOT_FULLY_EXECUTED: dict[str, str] = {}
 FAST_MODE_COPIES = {
 }
 
