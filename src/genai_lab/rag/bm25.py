@@ -19,6 +19,16 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+def check_corpus(ids: Sequence[str], texts: Sequence[str], owner: str = "BM25Index") -> None:
+    """One id per text, at least one text, unique ids: a clear error naming the fix otherwise."""
+    if len(ids) != len(texts):
+        raise ValueError(f"Got {len(ids)} ids for {len(texts)} texts; give one id per text.")
+    if not texts:
+        raise ValueError(f"{owner} needs at least one text to index.")
+    if len(set(ids)) != len(ids):
+        raise ValueError("ids must be unique; they name the documents in the results.")
+
+
 class BM25Index:
     """A BM25 index over ``texts`` whose hits are reported by ``ids``.
 
@@ -38,12 +48,7 @@ class BM25Index:
     ) -> None:
         import bm25s
 
-        if len(ids) != len(texts):
-            raise ValueError(f"Got {len(ids)} ids for {len(texts)} texts; give one id per text.")
-        if not texts:
-            raise ValueError("BM25Index needs at least one text to index.")
-        if len(set(ids)) != len(ids):
-            raise ValueError("ids must be unique; they name the documents in the results.")
+        check_corpus(ids, texts, type(self).__name__)
         self.ids = list(ids)
         self.stopwords = stopwords
         self.stemmer = _stemmer() if stem else None

@@ -133,12 +133,9 @@ class TokenizedBM25Index(BM25Index):
     ) -> None:
         import bm25s
 
-        if len(ids) != len(texts):
-            raise ValueError(f"Got {len(ids)} ids for {len(texts)} texts; give one id per text.")
-        if not texts:
-            raise ValueError("TokenizedBM25Index needs at least one text to index.")
-        if len(set(ids)) != len(ids):
-            raise ValueError("ids must be unique; they name the documents in the results.")
+        from genai_lab.rag.bm25 import check_corpus
+
+        check_corpus(ids, texts, type(self).__name__)
         self.tokenizer = get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
         self.ids = list(ids)
         self.stopwords = None
