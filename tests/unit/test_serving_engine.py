@@ -5,23 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_lab.models import tiny_llama
 from genai_lab.serving.engine import Engine, SamplingParams, hf_generate_static, summarize
 
 MAX_TOKENS = 12
 
 
 @pytest.fixture(scope="module")
-def model():
-    m = tiny_llama(max_position_embeddings=128)
-    # The default init (std 0.02) makes a random model repeat one token; larger weights give varied,
-    # input-dependent outputs, so that a wrong cache or position shows up as a different token.
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in m.parameters():
-            if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.35)
-    return m
+def model(varied_tiny_llama):
+    return varied_tiny_llama  # tests/unit/conftest.py
 
 
 @pytest.fixture(scope="module")

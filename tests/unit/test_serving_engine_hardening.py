@@ -6,21 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_lab.models import tiny_llama
 from genai_lab.serving.engine import Engine, SamplingParams, left_pad_batch, summarize, summary_table
 
 POISON = 7  # a token id the tests make the model fail on
 
 
 @pytest.fixture(scope="module")
-def model():
-    m = tiny_llama(max_position_embeddings=128)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in m.parameters():
-            if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.35)
-    return m
+def model(varied_tiny_llama):
+    return varied_tiny_llama  # tests/unit/conftest.py
 
 
 PROMPTS = [[5, 9, 11, 30], [POISON, 12, 40], [50, 60, 70, 80, 90]]
