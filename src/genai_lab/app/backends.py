@@ -8,19 +8,25 @@ no async API (``ChatHuggingFace``'s async path needs an inference endpoint), so 
 it: one producer thread runs the synchronous stream and hands each piece to the event loop; when the
 request ends or is cancelled the producer stops at the next piece and closes the model's stream in its
 own thread (which also releases an adapter switch held by :func:`genai_lab.app.adapters.switched`).
+
+Several vLLM servers (``$GENAI_LAB_VLLM_URLS``, comma-separated; :func:`~genai_lab.app.config.vllm_urls`)
+become one :class:`~genai_lab.app.balance.LeastOutstandingBalancer` (:func:`vllm_balancer`), which the
+routes and adapter slots use like one chat model. One server (``$GENAI_LAB_VLLM_URL``) works as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from genai_lab.app.chat import ModelSlot
 
 _DONE = object()
+log = logging.getLogger("genai_lab.app")
 
 
 def threaded(chat: Any, name: str = "threaded") -> Any:
@@ -72,40 +78,87 @@ def threaded(chat: Any, name: str = "threaded") -> Any:
     return RunnableGenerator(transform, atransform, name=name)
 
 
+def vllm_balancer(urls: Sequence[str], max_new_tokens: int = 64, model: str | None = None) -> Any:
+    """A :class:`~genai_lab.app.balance.LeastOutstandingBalancer` over one ``ChatOpenAI`` per vLLM
+    server in ``urls`` (``model``: the served model or LoRA module; default as
+    :func:`~genai_lab.rag.llm.get_chat_model` picks it). A server that does not answer now is left out,
+    with a warning naming it; ``ConnectionError`` when none answers."""
+    from genai_lab.app.balance import LeastOutstandingBalancer
+    from genai_lab.rag.llm import get_chat_model
+
+    models, names, missing = [], [], []
+    for url in urls:
+        try:
+            models.append(get_chat_model(backend="vllm", base_url=url, max_new_tokens=max_new_tokens, model=model))
+            names.append(url)
+        except ConnectionError:
+            missing.append(url)
+    if missing:
+        log.warning("vLLM servers not answering, left out of the balancer: %s", ", ".join(missing))
+    if not models:
+        raise ConnectionError(f"None of the vLLM servers answers: {', '.join(urls)}. Start them, or unset the URLs.")
+    return LeastOutstandingBalancer(models, names)
+
+
 def default_models(
-    max_new_tokens: int = 64, base_url: str | None = None, adapters: Mapping[str, Path] | None = None
+    max_new_tokens: int = 64,
+    base_url: str | None = None,
+    adapters: Mapping[str, Path] | None = None,
+    base_urls: Sequence[str] | None = None,
 ) -> tuple[dict[str, ModelSlot], dict[str, ModelSlot]]:
     """The models behind the routes, and the per-request adapters.
 
-    The internal model is SmolLM2 (vLLM server if ``$GENAI_LAB_VLLM_URL`` answers, else in-process
-    transformers). The external one is the router's external endpoint when
+    The internal model is SmolLM2: balanced across the vLLM servers of ``base_urls`` (default
+    ``$GENAI_LAB_VLLM_URLS``) when there are several and any answers; else the vLLM server at
+    ``base_url`` (or ``$GENAI_LAB_VLLM_URL``) if it answers; else in-process transformers. The
+    external one is the router's external endpoint when
     ``GENAI_LAB_EXTERNAL_URL``/``_MODEL`` are set (see :class:`~genai_lab.serving.router.RouterConfig`);
     offline it is the same SmolLM2, playing the hosted model, as in notebook 23. ``adapters``
-    (``{name: LoRA folder}``) become adapter slots on the same base (:mod:`genai_lab.app.adapters`)."""
+    (``{name: LoRA folder}``) become adapter slots on the same base (:mod:`genai_lab.app.adapters`),
+    balanced too when the base is."""
     import os
 
+    from genai_lab.app.config import vllm_urls
     from genai_lab.rag.llm import get_chat_model
     from genai_lab.serving.router import EXTERNAL, Endpoint
 
-    llm = get_chat_model(backend="auto", base_url=base_url, max_new_tokens=max_new_tokens)
-    backend = str(llm.backend)  # type: ignore[attr-defined]
+    urls = list(base_urls) if base_urls is not None else vllm_urls()
+    if len(urls) == 1:
+        base_url, urls = urls[0], []
+    llm: Any = None
+    if urls:
+        try:
+            llm = vllm_balancer(urls, max_new_tokens)
+        except ConnectionError as exc:
+            log.warning("%s Falling back to one server or in-process SmolLM2.", exc)
+    if llm is not None:
+        backend = "vllm"
+        urls = [r.name for r in llm.replicas]  # the servers that answered
+    else:
+        urls = []
+        llm = get_chat_model(backend="auto", base_url=base_url, max_new_tokens=max_new_tokens)
+        backend = str(llm.backend)
     base: Any = llm
     adapter_slots: dict[str, ModelSlot] = {}
     if adapters and backend == "transformers":
         from genai_lab.app.adapters import AdapterSwitch, switched
 
-        switch = AdapterSwitch.load(llm.llm.pipeline.model, adapters)  # type: ignore[attr-defined]
+        switch = AdapterSwitch.load(llm.llm.pipeline.model, adapters)
         base = switched(llm, switch, None)  # plain requests run with the adapters switched off
         for name in adapters:
             label = f"internal: SmolLM2 + LoRA adapter '{name}' ({backend})"
             adapter_slots[name] = ModelSlot(threaded(switched(llm, switch, name), f"adapter:{name}"), label, backend)
     elif adapters:  # vLLM switches LoRA adapters itself: the adapter's name is the model name
         for name in adapters:
-            chat = get_chat_model(backend="vllm", base_url=base_url, max_new_tokens=max_new_tokens, model=name)
+            if urls:
+                chat = vllm_balancer(urls, max_new_tokens, model=name)
+            else:
+                chat = get_chat_model(backend="vllm", base_url=base_url, max_new_tokens=max_new_tokens, model=name)
             adapter_slots[name] = ModelSlot(chat, f"internal: SmolLM2 + LoRA adapter '{name}' (vllm)", "vllm")
     if backend == "transformers":  # no async API in-process: bridge the synchronous stream
         base = threaded(base, "smollm2-in-process")
-    internal = ModelSlot(base, f"internal: SmolLM2-135M-Instruct ({backend})", backend)
+    servers = f", {len(urls)} servers" if urls else ""
+    internal = ModelSlot(base, f"internal: SmolLM2-135M-Instruct ({backend}{servers})", backend)
     url, model = os.environ.get("GENAI_LAB_EXTERNAL_URL"), os.environ.get("GENAI_LAB_EXTERNAL_MODEL")
     if url and model:
         endpoint = Endpoint(EXTERNAL, url, model, os.environ.get("GENAI_LAB_EXTERNAL_API_KEY_ENV"))

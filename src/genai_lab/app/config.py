@@ -17,6 +17,10 @@ from typing import Any
 
 from genai_lab.serving.server import LOOPBACK
 
+#: Environment variable with several vLLM servers, comma-separated: the app balances across them
+#: (:mod:`genai_lab.app.balance`). One server keeps its own variable, ``GENAI_LAB_VLLM_URL``, unchanged.
+VLLM_URLS_ENV = "GENAI_LAB_VLLM_URLS"
+
 #: The page and anything it loads.
 STATIC_DIR = Path(__file__).parent / "static"
 #: Environment variable holding the token that ``POST /api/documents`` requires.
@@ -31,6 +35,27 @@ BACKEND_LIMITS: dict[str, tuple[int, int]] = {
 
 #: The knowledge base's document classifications (``data/kb/manifest.json``), least to most private.
 CLASSIFICATIONS = ("public", "internal", "confidential")
+
+
+def vllm_urls(value: str | None = None) -> list[str]:
+    """The vLLM servers the app balances across: ``value``, else ``$GENAI_LAB_VLLM_URLS``, a
+    comma-separated list such as ``http://127.0.0.1:8000,http://127.0.0.1:8001`` (each with or without
+    ``/v1``); ``[]`` when unset. A wrong entry raises a ``ValueError`` that names it and the fix."""
+    from urllib.parse import urlsplit
+
+    text = os.environ.get(VLLM_URLS_ENV, "") if value is None else value
+    urls = [part.strip() for part in text.split(",") if part.strip()]
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{VLLM_URLS_ENV}: {url!r} is not a server URL; give comma-separated URLs such as "
+                "'http://127.0.0.1:8000,http://127.0.0.1:8001'."
+            )
+    normalised = [url.rstrip("/").removesuffix("/v1") for url in urls]
+    if len(set(normalised)) != len(normalised):
+        raise ValueError(f"{VLLM_URLS_ENV} names a server twice ({text!r}); list each server once.")
+    return urls
 
 
 def default_hosts(bind_host: str = LOOPBACK) -> tuple[str, ...]:
@@ -101,13 +126,16 @@ class AppConfig:
             raise ValueError(f"The write token ({TOKEN_ENV}) must have at least 8 characters.")
 
     @classmethod
-    def for_backend(cls, backend: str, **overrides: Any) -> AppConfig:
-        """The limits for ``backend`` (a key of :data:`BACKEND_LIMITS`), the write token from
+    def for_backend(cls, backend: str, replicas: int = 1, **overrides: Any) -> AppConfig:
+        """The limits for ``backend`` (a key of :data:`BACKEND_LIMITS`) times ``replicas`` (the servers
+        the app balances across, :mod:`genai_lab.app.balance`), the write token from
         ``$GENAI_LAB_APP_TOKEN``, and any field in ``overrides`` (``None`` values are ignored)."""
         if backend not in BACKEND_LIMITS:
             raise ValueError(f"Unknown backend {backend!r}; known: {sorted(BACKEND_LIMITS)}.")
+        if replicas < 1:
+            raise ValueError(f"replicas must be >= 1 (the number of servers behind the backend), got {replicas}.")
         concurrency, queue = BACKEND_LIMITS[backend]
-        values: dict[str, Any] = {"max_concurrency": concurrency, "max_queue": queue}
+        values: dict[str, Any] = {"max_concurrency": concurrency * replicas, "max_queue": queue * replicas}
         values["write_token"] = os.environ.get(TOKEN_ENV) or None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
