@@ -20,7 +20,10 @@ def _notebook(path, *markdown, cell_id="abc123"):
 
 
 def _results(folder, **files):
+    """Write exactly these results files into ``folder`` (earlier ones are removed)."""
     folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.json"):
+        old.unlink()
     for stem, values in files.items():
         payload = {**values, "machine": "test", "mode": "full"}
         (folder / f"{stem}.json").write_text(json.dumps(payload), encoding="utf-8")
