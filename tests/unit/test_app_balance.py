@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from genai_lab.app.balance import EndpointUnavailable, LeastOutstandingBalancer, not_sent
+from genai_lab.app.balance import EndpointUnavailable, LeastOutstandingBalancer, is_connection_error, not_sent
 from genai_lab.app.config import VLLM_URLS_ENV, AppConfig, vllm_urls
 from genai_lab.app.fake import FakeChatModel
 
@@ -216,9 +216,27 @@ def test_other_errors_are_not_retried_and_leave_the_replica_up():
 
     spare = Server(label="spare")
     b = LeastOutstandingBalancer([Broken(label="broken"), spare])
-    with pytest.raises(ValueError, match="bad request"):
+    with pytest.raises(ValueError, match="bad request") as caught:
         b.invoke("hi")
+    assert caught.value.__cause__ is None  # the model's own exception, re-raised unchanged
     assert spare.calls == 0 and b.replicas[0].failed == 1 and not b.is_down(0)
+
+
+def test_openai_client_errors_are_classified():
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+    refused = openai.APIConnectionError(request=request)
+    refused.__cause__ = httpx.ConnectError("All connection attempts failed")
+    lost = openai.APIConnectionError(request=request)
+    lost.__cause__ = httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+    slow = openai.APITimeoutError(request=request)
+    slow.__cause__ = httpx.ReadTimeout("timed out")
+    assert not_sent(refused) and is_connection_error(refused)
+    assert not not_sent(lost) and is_connection_error(lost)  # sent: marked down, never retried
+    assert not not_sent(openai.APIConnectionError(request=request))  # cause unknown: assume it was sent
+    assert not not_sent(slow) and not is_connection_error(slow)  # slow, not gone: stays up
 
 
 # ---- counting --------------------------------------------------------------------------------------

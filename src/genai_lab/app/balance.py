@@ -78,16 +78,24 @@ def not_sent(exc: BaseException) -> bool:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a failure of the connection (refused, reset, closed mid-answer): the replica
-    is marked down. Other errors (a bad request, a timeout) leave it up."""
+    """Whether ``exc`` is a failure of the connection (refused, reset, closed mid-answer; the OpenAI
+    client's ``APIConnectionError``): the replica is marked down. Other errors (a bad request, a read
+    timeout: the server is slow, not gone) leave it up."""
     kinds: tuple[type[BaseException], ...] = (ConnectionError,)
+    slow: tuple[type[BaseException], ...] = ()
     try:
         import httpx
 
         kinds += (httpx.ConnectError, httpx.ConnectTimeout, httpx.NetworkError, httpx.RemoteProtocolError)
     except ImportError:  # pragma: no cover
         pass
-    return any(isinstance(e, kinds) for e in _chain(exc))
+    try:
+        import openai
+
+        kinds, slow = kinds + (openai.APIConnectionError,), (openai.APITimeoutError,)
+    except ImportError:  # pragma: no cover
+        pass
+    return any(isinstance(e, kinds) and not isinstance(e, slow) for e in _chain(exc))
 
 
 @dataclass
@@ -138,14 +146,14 @@ class _Request:
             lease.release("served")  # a no-op for leases the attempt gave back itself
 
 
-def _failure(lease: _Lease, replica: Replica, exc: Exception, sent_anything: bool) -> BaseException:
-    """Give back ``lease`` after ``exc``; the exception to raise (:class:`EndpointUnavailable` when the
-    request was not sent, so that the fallbacks try the next replica)."""
+def _failure(lease: _Lease, replica: Replica, exc: Exception, sent_anything: bool) -> EndpointUnavailable | None:
+    """Give back ``lease`` after ``exc``. When the request was not sent, the :class:`EndpointUnavailable`
+    to raise (the fallbacks then try the next replica); else ``None``: the caller re-raises ``exc``."""
     if not sent_anything and not_sent(exc):
         lease.release("refused", exc)
         return EndpointUnavailable(f"{replica.name}: not sent ({type(exc).__name__}: {exc})")
     lease.release("failed", exc)
-    return exc
+    return None
 
 
 class _Attempt(Runnable[LanguageModelInput, BaseMessage]):
@@ -159,7 +167,9 @@ class _Attempt(Runnable[LanguageModelInput, BaseMessage]):
         try:
             result: BaseMessage = replica.model.invoke(input, config, **kwargs)
         except Exception as exc:
-            raise _failure(lease, replica, exc, sent_anything=False) from exc
+            if (unavailable := _failure(lease, replica, exc, sent_anything=False)) is not None:
+                raise unavailable from exc
+            raise
         except BaseException:
             lease.release("served")  # KeyboardInterrupt and the like: the replica did nothing wrong
             raise
@@ -173,7 +183,9 @@ class _Attempt(Runnable[LanguageModelInput, BaseMessage]):
         try:
             result: BaseMessage = await replica.model.ainvoke(input, config, **kwargs)
         except Exception as exc:
-            raise _failure(lease, replica, exc, sent_anything=False) from exc
+            if (unavailable := _failure(lease, replica, exc, sent_anything=False)) is not None:
+                raise unavailable from exc
+            raise
         except BaseException:  # cancelled: the caller left
             lease.release("served")
             raise
@@ -190,7 +202,9 @@ class _Attempt(Runnable[LanguageModelInput, BaseMessage]):
                 started = True
                 yield chunk
         except Exception as exc:
-            raise _failure(lease, replica, exc, sent_anything=started) from exc
+            if (unavailable := _failure(lease, replica, exc, sent_anything=started)) is not None:
+                raise unavailable from exc
+            raise
         finally:
             lease.release("served")  # the end, or the caller closed the stream early
 
@@ -204,7 +218,9 @@ class _Attempt(Runnable[LanguageModelInput, BaseMessage]):
                 started = True
                 yield chunk
         except Exception as exc:
-            raise _failure(lease, replica, exc, sent_anything=started) from exc
+            if (unavailable := _failure(lease, replica, exc, sent_anything=started)) is not None:
+                raise unavailable from exc
+            raise
         finally:
             lease.release("served")
 
