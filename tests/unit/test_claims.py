@@ -46,6 +46,16 @@ def test_every_marked_number_in_the_course_matches_its_results():
     assert report.checked >= MIN_COURSE_CLAIMS, "the headline claims lost their <!-- from: ... --> markers"
 
 
+def test_the_recorded_count_is_the_current_count():
+    """``course.claims_checked``, once recorded, follows the markers: re-record it when they change."""
+    from genai_lab.paths import repo_root
+
+    recorded = repo_root() / "results" / "course.json"
+    if recorded.exists():
+        value = json.loads(recorded.read_text(encoding="utf-8")).get("course.claims_checked")
+        assert value in (None, check_notebooks().checked), "run `python -m genai_lab.claims --record`"
+
+
 def test_markers_are_spread_over_the_course():
     report = check_notebooks()
     notebooks = {c.marker.where.split(" cell ")[0] for c in report.claims}
