@@ -237,6 +237,8 @@ def test_openai_client_errors_are_classified():
     assert not not_sent(lost) and is_connection_error(lost)  # sent: marked down, never retried
     assert not not_sent(openai.APIConnectionError(request=request))  # cause unknown: assume it was sent
     assert not not_sent(slow) and not is_connection_error(slow)  # slow, not gone: stays up
+    assert not_sent(httpx.ConnectTimeout("connect timed out")) and is_connection_error(httpx.ReadError("reset"))
+    assert not is_connection_error(httpx.ReadTimeout("timed out")) and not not_sent(httpx.ReadError("reset"))
 
 
 # ---- counting --------------------------------------------------------------------------------------

@@ -63,39 +63,36 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _transport(exc: BaseException, names: set[str]) -> bool:
+    """Whether ``exc`` is one of the HTTP stack's transport errors called ``names`` (or a subclass of
+    one), from ``httpx``/``httpcore`` or the forks some OpenAI client versions ship (``httpx2``, ...)."""
+    module = type(exc).__module__.split(".")[0]
+    return module.startswith(("httpx", "httpcore")) and any(c.__name__ in names for c in type(exc).__mro__)
+
+
 def not_sent(exc: BaseException) -> bool:
     """Whether ``exc`` says the request never reached the server: the connection was refused or could
-    not be opened (``ConnectionRefusedError``; ``httpx.ConnectError``/``ConnectTimeout``, which the
-    OpenAI client wraps in ``APIConnectionError``). Such a request is safe to send elsewhere."""
-    kinds: tuple[type[BaseException], ...] = (ConnectionRefusedError,)
-    try:
-        import httpx
-
-        kinds += (httpx.ConnectError, httpx.ConnectTimeout)
-    except ImportError:  # pragma: no cover - httpx comes with langchain-openai
-        pass
-    return any(isinstance(e, kinds) for e in _chain(exc))
+    not be opened (``ConnectionRefusedError``; the HTTP stack's ``ConnectError``/``ConnectTimeout``,
+    which the OpenAI client wraps in ``APIConnectionError``). Such a request is safe to send elsewhere."""
+    return any(
+        isinstance(e, ConnectionRefusedError) or _transport(e, {"ConnectError", "ConnectTimeout"}) for e in _chain(exc)
+    )
 
 
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` is a failure of the connection (refused, reset, closed mid-answer; the OpenAI
     client's ``APIConnectionError``): the replica is marked down. Other errors (a bad request, a read
     timeout: the server is slow, not gone) leave it up."""
-    kinds: tuple[type[BaseException], ...] = (ConnectionError,)
+    lost: tuple[type[BaseException], ...] = (ConnectionError,)
     slow: tuple[type[BaseException], ...] = ()
-    try:
-        import httpx
-
-        kinds += (httpx.ConnectError, httpx.ConnectTimeout, httpx.NetworkError, httpx.RemoteProtocolError)
-    except ImportError:  # pragma: no cover
-        pass
     try:
         import openai
 
-        kinds, slow = kinds + (openai.APIConnectionError,), (openai.APITimeoutError,)
-    except ImportError:  # pragma: no cover
+        lost, slow = (ConnectionError, openai.APIConnectionError), (openai.APITimeoutError,)
+    except ImportError:  # pragma: no cover - openai comes with langchain-openai
         pass
-    return any(isinstance(e, kinds) and not isinstance(e, slow) for e in _chain(exc))
+    names = {"ConnectError", "ConnectTimeout", "NetworkError", "RemoteProtocolError"}
+    return any((isinstance(e, lost) and not isinstance(e, slow)) or _transport(e, names) for e in _chain(exc))
 
 
 @dataclass
