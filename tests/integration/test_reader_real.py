@@ -82,3 +82,51 @@ def test_two_seed_lora_steps_and_a_small_adapter(tmp_path: Path) -> None:
     out = save_reader(reader, curve, tmp_path / "adapter", config)
     size = sum(f.stat().st_size for f in out.iterdir())
     assert size < 5 * 1024**2, f"the adapter should be small enough to commit, got {size} bytes"
+
+
+@pytest.mark.real_model
+def test_the_committed_adapter_reads_and_abstains_in_process() -> None:
+    """The committed reader adapter, loaded through peft as the chain loads it, answers from the
+    passage with a citation and abstains when the passage lacks the answer."""
+    from genai_lab.rag.llm import get_chat_model
+    from genai_lab.reader.train import adapter_dir
+
+    assert (adapter_dir() / "adapter_config.json").is_file(), "commit data/reader/adapter (notebook 35 trains it)"
+    llm = get_chat_model("transformers", max_new_tokens=24)
+    assert llm.reader == "reader"
+    from langchain_core.documents import Document
+
+    from genai_lab.rag.chain import format_docs, grounded_prompt
+
+    docs = [Document(page_content="The Atrium Hub H2 connects up to 64 sensors.", metadata={"source": "hub.md"}),
+            Document(page_content="Employees get 27 days of annual leave.", metadata={"source": "leave.md"})]
+    context = format_docs(docs)
+    prompt = grounded_prompt()
+    answer = llm.invoke(prompt.format_messages(context=context, question="How many sensors can the hub connect?"))
+    assert "64" in answer.content and "[1]" in answer.content, answer.content
+    answer = llm.invoke(prompt.format_messages(context=context, question="What is the CEO's salary?"))
+    assert answer.content.startswith("I don't know"), answer.content
+
+
+@pytest.mark.real_model
+def test_vllm_serves_the_reader_as_a_lora_module(tmp_path: Path) -> None:
+    """vLLM loads the committed adapter as a LoRA module (``--enable-lora --lora-modules reader=PATH``)
+    beside the base model, and get_chat_model asks for it."""
+    from genai_lab.rag.llm import get_chat_model, served_models
+    from genai_lab.reader.train import adapter_dir
+    from genai_lab.serving.server import VLLMServer
+
+    server = VLLMServer(kv_cache_memory_bytes=128 * 1024**2, max_model_len=1024, log_path=tmp_path / "vllm.log",
+                        startup_timeout=400, lora_modules={"reader": adapter_dir()})
+    with server:
+        assert set(served_models(server.base_url) or []) == {"smollm2", "reader"}
+        llm = get_chat_model("vllm", base_url=server.base_url, max_new_tokens=24)
+        assert llm.reader == "reader"
+        from langchain_core.documents import Document
+
+        from genai_lab.rag.chain import format_docs, grounded_prompt
+
+        docs = [Document(page_content="The Atrium Hub H2 connects up to 64 sensors.", metadata={"source": "hub.md"})]
+        answer = llm.invoke(grounded_prompt().format_messages(context=format_docs(docs),
+                                                              question="How many sensors can the hub connect?"))
+        assert "64" in answer.content, answer.content

@@ -187,7 +187,8 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):  # noqa: N802
-        self._send({"object": "list", "data": [{"id": "smollm2-test", "object": "model"}]})
+        names = getattr(self.server, "names", ["smollm2-test"])
+        self._send({"object": "list", "data": [{"id": name, "object": "model"} for name in names]})
 
     def do_POST(self):  # noqa: N802
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -238,3 +239,39 @@ def test_factory_errors_name_the_fix(monkeypatch):
     assert openai_base_url("http://h:8000/v1") == "http://h:8000/v1"
 
 
+
+
+# --- the grounded reader is the default model ------------------------------------------------------
+def test_the_reader_module_is_asked_for_when_the_server_serves_it(openai_server):
+    server, url = openai_server
+    server.names = ["smollm2-test", "reader"]
+    llm = get_chat_model("auto", base_url=url, max_new_tokens=5)
+    assert llm.reader == "reader"
+    llm.invoke("hi")
+    assert server.requests[-1]["model"] == "reader"
+    base = get_chat_model("auto", base_url=url, max_new_tokens=5, reader="base")
+    assert base.reader == "base"
+    base.invoke("hi")
+    assert server.requests[-1]["model"] == "smollm2-test"
+
+
+def test_a_server_without_the_reader_serves_the_base_model_and_says_so(openai_server):
+    _, url = openai_server
+    llm = get_chat_model("auto", base_url=url, max_new_tokens=5)
+    assert llm.reader == "base"
+
+
+def test_reader_adapter_resolution(tmp_path, monkeypatch):
+    from genai_lab.rag import llm as llm_module
+    from genai_lab.reader import train
+
+    assert llm_module.reader_adapter("base") is None and llm_module.reader_adapter(None) is None
+    monkeypatch.setattr(train, "adapter_dir", lambda: tmp_path / "adapter")
+    with pytest.warns(UserWarning, match="python -m genai_lab.reader train"):
+        assert llm_module.reader_adapter("auto") is None
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "adapter_config.json").write_text("{}")
+    assert llm_module.reader_adapter("auto") == tmp_path / "adapter"
+    assert llm_module.reader_adapter(tmp_path / "adapter") == tmp_path / "adapter"
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        llm_module.reader_adapter(tmp_path / "nowhere")

@@ -101,3 +101,18 @@ def test_save_writes_the_adapter_and_the_curve(trained, tmp_path: Path) -> None:
     recorded = json.loads((out / CURVE_FILE).read_text())
     assert len(recorded["loss"]) == 3 and recorded["summary"]["steps"] == 3
     assert (out / "adapter_model.safetensors").is_file()
+
+
+def test_rebalance_cuts_abstentions_to_the_share_and_keeps_every_answer() -> None:
+    from genai_lab.reader.data import ABSTENTION, ReaderExample
+    from genai_lab.reader.train import rebalance
+
+    answers = [ReaderExample(f"a{i}", "q", [], f"x{i} [1]", "grounded", cite=[1]) for i in range(65)]
+    abstain = [ReaderExample(f"n{i}", "q", [], ABSTENTION, "abstain_missing") for i in range(100)]
+    mix = rebalance(answers + abstain, 0.35, seed=0)
+    assert [e.id for e in mix if e.target != ABSTENTION] == [e.id for e in answers]
+    assert sum(e.target == ABSTENTION for e in mix) == 35
+    assert rebalance(answers + abstain, 0.35, seed=0) == mix  # seeded
+    assert len(rebalance(answers + abstain[:10], 0.35)) == 75  # fewer than the share: all kept
+    with pytest.raises(ValueError, match="abstain_share"):
+        rebalance(mix, 1.0)

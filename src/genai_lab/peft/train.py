@@ -71,20 +71,35 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]
 
 def optimizer_step(
     model: nn.Module, batch: dict[str, Any], trainable: list[nn.Parameter], optimizer: Any, schedule: Any,
-    max_grad_norm: float,
+    max_grad_norm: float, bf16: bool = False,
 ) -> tuple[float, float]:
     """One training step: forward, backward, gradient clipping, optimizer and schedule step, zeroed
-    gradients. Returns ``(loss, seconds)``. The course's loops (here and the reader's) share it."""
+    gradients. Returns ``(loss, seconds)``. The course's loops (here and the reader's) share it.
+
+    ``bf16=True`` runs the forward pass under ``torch.autocast`` in bfloat16 (mixed precision: the
+    trainable weights, their gradients and the optimizer state stay float32)."""
     import torch
 
     start = time.perf_counter()
-    loss = model(**batch).loss
+    device = next(model.parameters()).device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+        loss = model(**batch).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
     optimizer.step()
     schedule.step()
     optimizer.zero_grad(set_to_none=True)
     return float(loss.item()), time.perf_counter() - start
+
+
+def bf16_is_fast(device: str = "cpu") -> bool:
+    """Whether bfloat16 autocast pays on ``device``: a CUDA GPU that supports it, or a CPU with native
+    bfloat16 instructions (AVX512-BF16 or AMX, as oneDNN reports); elsewhere it is emulated and slower."""
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def train(model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "train") -> TrainResult:

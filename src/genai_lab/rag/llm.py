@@ -12,6 +12,14 @@ Two backends, both returning a LangChain chat model, so that a chain never knows
 
 ``backend="auto"`` (the default) uses the server when a URL is given and answers, else transformers.
 Decoding is greedy (temperature 0) on both, so answers are reproducible.
+
+**The reader.** By default the model is SmolLM2 *with the course's grounded-reader LoRA adapter*
+(``data/reader/adapter``, trained in notebook 35 with the seed's ``LoraConfig``): it answers from the
+passages, cites them and abstains. ``reader="base"`` gives the plain SmolLM2, for the comparison;
+``reader=PATH`` another adapter. In process the adapter is loaded through ``peft``
+(``PeftModel.from_pretrained``) and merged into the weights; a vLLM server serves it as a LoRA module
+(``--enable-lora --lora-modules reader=PATH``) and the chat model asks for the model named ``reader``.
+The returned chat model says which it got in ``.reader`` (``"reader"`` or ``"base"``).
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import json
 import os
 import urllib.error
 import urllib.request
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,6 +37,31 @@ if TYPE_CHECKING:  # pragma: no cover
 
 VLLM_URL_ENV = "GENAI_LAB_VLLM_URL"
 BACKENDS = ("auto", "transformers", "vllm")
+READER_MODEL = "reader"  # the LoRA module name a vLLM server gives the reader adapter
+
+
+def reader_adapter(reader: str | Path | None = "auto") -> Path | None:
+    """The adapter folder ``reader`` names: ``"auto"`` the course's trained reader when it is there
+    (with a warning, naming the fix, when it is not), ``"base"`` or None no adapter, a path that adapter
+    (which must exist)."""
+    from genai_lab.reader.train import adapter_dir
+
+    if reader is None or reader == "base":
+        return None
+    if reader == "auto":
+        path = adapter_dir()
+        if (path / "adapter_config.json").is_file():
+            return path
+        warnings.warn(
+            f"No trained reader adapter at {path}; using the base SmolLM2. Train it with "
+            "`python -m genai_lab.reader train` (notebook 35), or pass reader='base' to silence this.",
+            stacklevel=3,
+        )
+        return None
+    path = Path(reader)
+    if not (path / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"No peft adapter at {path} (no adapter_config.json); pass a save_pretrained folder.")
+    return path
 
 
 def openai_base_url(url: str) -> str:
@@ -50,12 +85,15 @@ def get_chat_model(
     base_url: str | None = None,
     max_new_tokens: int = 128,
     model: str | None = None,
+    reader: str | Path | None = "auto",
 ) -> BaseChatModel:
     """A LangChain chat model for SmolLM2: the vLLM server if reachable, else in-process transformers.
 
     ``backend``: "auto", "vllm" or "transformers". ``base_url`` (or ``$GENAI_LAB_VLLM_URL``) is the
     vLLM server; ``model`` overrides the served model name. ``max_new_tokens`` bounds each answer.
-    The returned object has ``.backend`` set to the backend actually used.
+    ``reader``: the grounded-reader adapter (see the module docstring); ``"base"`` for plain SmolLM2.
+    The returned object has ``.backend`` set to the backend actually used and ``.reader`` to
+    ``"reader"`` or ``"base"``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
@@ -63,6 +101,8 @@ def get_chat_model(
     if backend in ("auto", "vllm") and base_url:
         names = served_models(base_url)
         if names:
+            if model is None and reader not in (None, "base") and READER_MODEL in names:
+                model = READER_MODEL
             return _openai_chat(base_url, model or names[0], max_new_tokens)
         if backend == "vllm":
             raise ConnectionError(
@@ -75,7 +115,7 @@ def get_chat_model(
         raise ValueError(
             f"backend='vllm' needs the server's URL: pass base_url=... or set ${VLLM_URL_ENV}."
         )
-    return _transformers_chat(max_new_tokens)
+    return _transformers_chat(max_new_tokens, reader_adapter(reader))
 
 
 def _openai_chat(base_url: str, model: str, max_new_tokens: int) -> BaseChatModel:
@@ -93,10 +133,11 @@ def _openai_chat(base_url: str, model: str, max_new_tokens: int) -> BaseChatMode
     }
     chat = ChatOpenAI(**settings)
     object.__setattr__(chat, "backend", "vllm")
+    object.__setattr__(chat, "reader", "reader" if model == READER_MODEL else "base")
     return chat
 
 
-def _transformers_chat(max_new_tokens: int) -> BaseChatModel:
+def _transformers_chat(max_new_tokens: int, adapter: Path | None = None) -> BaseChatModel:
     from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
     from transformers import pipeline
 
@@ -105,6 +146,10 @@ def _transformers_chat(max_new_tokens: int) -> BaseChatModel:
     model: Any
     tokenizer: Any
     model, tokenizer = load_smollm2()
+    if adapter is not None:  # through peft, then folded into the weights: W + BA, as notebook 10 shows
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().eval()
     # Greedy decoding, set once on the generation config (not as pipeline kwargs, which transformers
     # would merge with the model's sampling defaults and warn about).
     gen = model.generation_config
@@ -117,4 +162,5 @@ def _transformers_chat(max_new_tokens: int) -> BaseChatModel:
     llm = HuggingFacePipeline(pipeline=pipe, model_id=path)
     chat = ChatHuggingFace(llm=llm, tokenizer=tokenizer, model_id=path)
     object.__setattr__(chat, "backend", "transformers")
+    object.__setattr__(chat, "reader", "base" if adapter is None else "reader")
     return chat

@@ -80,7 +80,7 @@ def report_eval(args: argparse.Namespace, reader: Reader | None = None) -> int:
 
 def train_main(argv: Sequence[str] | None = None) -> int:
     """Train the reader (see :mod:`genai_lab.reader.train`) and print the curve's summary as JSON."""
-    from genai_lab.reader.train import ReaderTrainConfig, run_training
+    from genai_lab.reader.train import ABSTAIN_SHARE, KB_REPEAT, SQUAD_LIMIT, ReaderTrainConfig, run_training
 
     parser = argparse.ArgumentParser(prog="python -m genai_lab.reader train")
     parser.add_argument("--out", type=Path, default=None, help="adapter folder (default data/reader/adapter)")
@@ -88,12 +88,14 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=ReaderTrainConfig.max_seconds)
     parser.add_argument("--batch-size", type=int, default=ReaderTrainConfig.batch_size)
     parser.add_argument("--lr", type=float, default=ReaderTrainConfig.lr)
-    parser.add_argument("--squad-limit", type=int, default=None, help="SQuAD train questions to draw (all)")
-    parser.add_argument("--kb-repeat", type=int, default=3)
+    parser.add_argument("--squad-limit", type=int, default=SQUAD_LIMIT, help="SQuAD train questions to draw")
+    parser.add_argument("--kb-repeat", type=int, default=KB_REPEAT, help="copies of the KB's train examples")
+    parser.add_argument("--abstain-share", type=float, default=ABSTAIN_SHARE,
+                        help="the most of the mix that abstention targets may make")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     config = ReaderTrainConfig(max_steps=args.steps, max_seconds=args.seconds, batch_size=args.batch_size, lr=args.lr)
-    out, curve = run_training(args.out, config, args.squad_limit, args.kb_repeat)
+    out, curve = run_training(args.out, config, args.squad_limit, args.kb_repeat, args.abstain_share)
     print(json.dumps({"adapter": str(out), **curve.summary(), "stopped_by": curve.stopped_by}))
     return 0
 

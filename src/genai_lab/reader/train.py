@@ -19,11 +19,11 @@ needs and that loop lacks:
 * a time budget: training stops before a step would start after ``max_seconds``;
 * the training curve: the loss, seconds and tokens of every step, saved beside the adapter.
 
-Cost, from a 20-step smoke run on the course's 2-core CPU while other work shared it (so an upper
-bound): batch 4, about 1,660 padded tokens a step (the chain's prompt is most of them; about 27 are
-answer tokens), 34 s a step on average (12 to 65 s), 4.7 GB resident; batch 8 went past 12 GB.
-At that pace 20 minutes are about 35 steps, some 140 examples: the time budget, not ``max_steps``,
-decides how much of the mix a CPU run sees. Re-measure on a quiet machine before planning a run.
+Cost, measured on the course's 2-core CPU (AMD EPYC with AVX512-BF16) with nothing else running:
+batch 4, about 1,350 padded tokens a step (the chain's prompt is most of them; a few dozen are answer
+tokens), about 5 s a step with bfloat16 autocast (float32: about 1.4x slower), 4 GB resident. Twenty
+minutes are about 240 steps, some 1,000 examples: the time budget, not ``max_steps``, decides how much
+of the mix a CPU run sees, so ``max_steps`` is set near what fits (the learning rate then decays).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genai_lab.reader.data import ReaderExample, TokenizedExample, collate, tokenize_example
+from genai_lab.reader.data import ABSTENTION, ReaderExample, TokenizedExample, collate, tokenize_example
 
 if TYPE_CHECKING:  # pragma: no cover
     from peft import LoraConfig
@@ -44,6 +44,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedTokenizerBase
 
 CURVE_FILE = "train_curve.json"
+ABSTAIN_SHARE = 0.35  # the most the training mix holds of "I don't know" targets (see rebalance)
+SQUAD_LIMIT = 1200  # SQuAD train questions drawn into the mix (of 2,464): more than 20 CPU minutes can see
+KB_REPEAT = 2  # the KB's train examples, twice over
 
 
 def seed_lora_config() -> LoraConfig:
@@ -63,7 +66,7 @@ def adapter_dir() -> Path:
 
 @dataclass
 class ReaderTrainConfig:
-    max_steps: int = 400
+    max_steps: int = 300  # sized to the time budget on the course's CPU, so the learning rate decays
     max_seconds: float = 1200.0  # the issue's budget: at most 20 minutes of CPU training
     batch_size: int = 4  # batch 8 needs over 12 GB of memory on a CPU (the attention of ~600-token prompts)
     lr: float = 5e-4
@@ -72,6 +75,7 @@ class ReaderTrainConfig:
     max_grad_norm: float = 1.0
     max_length: int = 640  # longer examples are left out (truncating would cut the answer off)
     seed: int = 0
+    bf16: bool | None = None  # bfloat16 autocast; None: where it is native (:func:`~genai_lab.peft.train.bf16_is_fast`)
 
 
 @dataclass
@@ -139,7 +143,7 @@ def train_reader(
     from transformers import get_linear_schedule_with_warmup
 
     from genai_lab.peft.data import endless_batches
-    from genai_lab.peft.train import optimizer_step
+    from genai_lab.peft.train import bf16_is_fast, optimizer_step
 
     config = config or ReaderTrainConfig()
     items, dropped = tokenize_all(tokenizer, examples, config.max_length)
@@ -158,6 +162,7 @@ def train_reader(
     schedule = get_linear_schedule_with_warmup(optimizer, min(config.warmup_steps, config.max_steps), config.max_steps)
     batches = endless_batches([len(x) for x in items], config.batch_size, seed=config.seed)
     device = next(model.parameters()).device
+    bf16 = bf16_is_fast(device.type) if config.bf16 is None else config.bf16
     curve = TrainingCurve(dropped_long=dropped, stopped_by="max_steps")
     model.train()
     bar = tqdm(range(config.max_steps), desc="reader", disable=not progress)
@@ -167,7 +172,7 @@ def train_reader(
             curve.stopped_by = "max_seconds"
             break
         batch = {k: v.to(device) for k, v in collate([items[i] for i in next(batches)], int(pad)).items()}
-        loss, seconds = optimizer_step(model, batch, trainable, optimizer, schedule, config.max_grad_norm)
+        loss, seconds = optimizer_step(model, batch, trainable, optimizer, schedule, config.max_grad_norm, bf16)
         curve.seconds.append(seconds)
         curve.loss.append(loss)
         curve.tokens.append(int(batch["input_ids"].numel()))
@@ -177,17 +182,39 @@ def train_reader(
     return curve
 
 
-def training_examples(squad_limit: int | None = None, kb_repeat: int = 3, seed: int = 0) -> list[ReaderExample]:
+def training_examples(
+    squad_limit: int | None = SQUAD_LIMIT, kb_repeat: int = KB_REPEAT, seed: int = 0,
+    abstain_share: float | None = ABSTAIN_SHARE,
+) -> list[ReaderExample]:
     """The training mix: SQuAD 2.0's train articles (``squad_limit`` of them drawn with ``seed``, or
-    all) and the KB's train documents, repeated ``kb_repeat`` times (there are far fewer of them)."""
+    all) and the KB's train documents, repeated ``kb_repeat`` times (there are far fewer of them), with
+    the abstentions cut to ``abstain_share`` of the mix (:func:`rebalance`; None keeps them all)."""
     from genai_lab.reader import squad
     from genai_lab.reader.kb import KnowledgeBase, build_examples
 
     questions = squad.select_split(squad.load_squad(squad.squad2_path()), "train", squad.load_split())
     mix = [squad.to_example(q) for q in squad.sample(questions, squad_limit, seed)]
     mix += build_examples(KnowledgeBase.load(), "train", seed=seed) * kb_repeat
+    if abstain_share is not None:
+        mix = rebalance(mix, abstain_share, seed)
     random.Random(seed).shuffle(mix)
     return mix
+
+
+def rebalance(examples: Sequence[ReaderExample], abstain_share: float, seed: int = 0) -> list[ReaderExample]:
+    """``examples`` with a seeded draw of the abstentions (target :data:`ABSTENTION`) left out, so that
+    they make at most ``abstain_share`` of the result; the answers are all kept, in order.
+
+    Why: SQuAD 2.0 and the KB examples are each about half abstentions, and a reader trained on that
+    mix for a CPU budget learns that "I don't know" is the safe reply, and says it to most answerable
+    questions too. Fewer abstention targets move that prior without dropping a single answer."""
+    if not 0.0 <= abstain_share < 1.0:
+        raise ValueError(f"abstain_share must be in [0, 1), got {abstain_share}.")
+    abstain = [i for i, e in enumerate(examples) if e.target == ABSTENTION]
+    answers = len(examples) - len(abstain)
+    keep_n = min(len(abstain), round(abstain_share / (1.0 - abstain_share) * answers))
+    keep = set(random.Random(seed).sample(abstain, keep_n))
+    return [e for i, e in enumerate(examples) if e.target != ABSTENTION or i in keep]
 
 
 def save_reader(model: Any, curve: TrainingCurve, out: Path, config: ReaderTrainConfig) -> Path:
@@ -200,8 +227,8 @@ def save_reader(model: Any, curve: TrainingCurve, out: Path, config: ReaderTrain
 
 
 def run_training(
-    out: Path | None = None, config: ReaderTrainConfig | None = None, squad_limit: int | None = None,
-    kb_repeat: int = 3,
+    out: Path | None = None, config: ReaderTrainConfig | None = None, squad_limit: int | None = SQUAD_LIMIT,
+    kb_repeat: int = KB_REPEAT, abstain_share: float | None = ABSTAIN_SHARE,
 ) -> tuple[Path, TrainingCurve]:
     """Load SmolLM2, add the seed LoRA, train on :func:`training_examples`, save into ``out``
     (default :func:`adapter_dir`)."""
@@ -210,5 +237,6 @@ def run_training(
     config = config or ReaderTrainConfig()
     model, tokenizer = load_smollm2()
     peft_model = add_seed_lora(model)
-    curve = train_reader(peft_model, tokenizer, training_examples(squad_limit, kb_repeat, config.seed), config)
+    mix = training_examples(squad_limit, kb_repeat, config.seed, abstain_share)
+    curve = train_reader(peft_model, tokenizer, mix, config)
     return save_reader(peft_model, curve, out or adapter_dir(), config), curve

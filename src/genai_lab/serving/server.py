@@ -30,6 +30,7 @@ its helpers are re-exported here.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -110,6 +111,9 @@ class VLLMServer(ManagedProcess):
         startup_timeout: seconds to wait for ``/health``.
         extra_args: further ``api_server`` flags, e.g. ``["--seed", "0"]``.
         env: extra environment variables for the server process.
+        lora_modules: ``{name: adapter folder}`` served as LoRA modules on the same base
+            (``--enable-lora --lora-modules name=PATH --max-lora-rank R``, R the largest adapter rank); a
+            request for the model ``name`` gets that adapter, e.g. ``{"reader": adapter_dir()}``.
     """
 
     label = "vLLM server"
@@ -131,6 +135,7 @@ class VLLMServer(ManagedProcess):
         startup_timeout: float = 300.0,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        lora_modules: Mapping[str, str | Path] | None = None,
     ) -> None:
         if kv_cache_memory_bytes <= 0:
             raise ValueError(
@@ -153,6 +158,12 @@ class VLLMServer(ManagedProcess):
         self.block_size = block_size
         self.max_num_seqs = max_num_seqs
         self.extra_args = list(extra_args)
+        self.lora_modules = {name: Path(path) for name, path in (lora_modules or {}).items()}
+        for name, path in self.lora_modules.items():
+            if not (path / "adapter_config.json").is_file():
+                raise FileNotFoundError(
+                    f"LoRA module {name!r}: no adapter_config.json in {path}; pass a peft save_pretrained folder."
+                )
 
     @property
     def base_url(self) -> str:
@@ -185,6 +196,11 @@ class VLLMServer(ManagedProcess):
             cmd += ["--block-size", str(self.block_size)]
         if self.max_num_seqs is not None:
             cmd += ["--max-num-seqs", str(self.max_num_seqs)]
+        if self.lora_modules:
+            ranks = [json.loads((p / "adapter_config.json").read_text(encoding="utf-8")).get("r", 8)
+                     for p in self.lora_modules.values()]
+            cmd += ["--enable-lora", "--max-lora-rank", str(max(ranks)), "--lora-modules",
+                    *(f"{name}={path}" for name, path in self.lora_modules.items())]
         return cmd + self.extra_args
 
     def kv_cache(self) -> KVCacheLine:
