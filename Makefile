@@ -76,6 +76,7 @@ notebooks-nobench: setup
 
 run: setup
 	$(PY) -m genai_lab.cli run
+	$(PY) -m genai_lab.claims --record
 
 # On a shared lab server: make lab LAB_ARGS="--ip=0.0.0.0 --no-browser --port=8888"
 # Jupyter refuses to start as root ("Running as root is not recommended"); in a container or on a

@@ -119,7 +119,7 @@ def prepare_smollm2(force: bool = False, verbose: bool = False) -> Path:
             return target
     start = time.perf_counter()
     if verbose:
-        print(f"Converting {gguf.name} -> {target} (once, about half a minute) ...", flush=True)
+        print(f"Converting {gguf.name} -> {target} (once, a minute or two on two cores) ...", flush=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -158,7 +158,8 @@ def default_models(
     if backend == "transformers":  # no async API in-process: bridge the synchronous stream
         base = threaded(base, "smollm2-in-process")
     servers = f", {len(urls)} servers" if urls else ""
-    internal = ModelSlot(base, f"internal: SmolLM2-135M-Instruct ({backend}{servers})", backend)
+    reader = " + grounded-reader LoRA" if getattr(llm, "reader", "base") == "reader" else ""
+    internal = ModelSlot(base, f"internal: SmolLM2-135M-Instruct{reader} ({backend}{servers})", backend)
     url, model = os.environ.get("GENAI_LAB_EXTERNAL_URL"), os.environ.get("GENAI_LAB_EXTERNAL_MODEL")
     if url and model:
         endpoint = Endpoint(EXTERNAL, url, model, os.environ.get("GENAI_LAB_EXTERNAL_API_KEY_ENV"))

@@ -145,5 +145,8 @@ def default_app(
         models = fake_models(fake_delay)
     else:
         models, adapter_slots = default_models(max_new_tokens, adapters=adapters)
-    config = config or AppConfig.for_backend(models["internal"].backend, **dict(overrides or {}))
+    replicas = getattr(models["internal"].llm, "replicas", None)  # a LeastOutstandingBalancer over servers
+    config = config or AppConfig.for_backend(
+        models["internal"].backend, replicas=len(replicas) if replicas else 1, **dict(overrides or {})
+    )
     return create_app(index, models, adapters=adapter_slots, config=config, audit_log=folder / "audit.jsonl")
