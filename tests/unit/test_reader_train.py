@@ -101,6 +101,10 @@ def test_save_writes_the_adapter_and_the_curve(trained, tmp_path: Path) -> None:
     recorded = json.loads((out / CURVE_FILE).read_text())
     assert len(recorded["loss"]) == 3 and recorded["summary"]["steps"] == 3
     assert (out / "adapter_model.safetensors").is_file()
+    # Portable: no path of this machine in the folder, the base named by its hub id, a real model card.
+    assert saved["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    for text in [(out / name).read_text() for name in ("adapter_config.json", "README.md")]:
+        assert str(tmp_path) not in text and "/root/" not in text and "More Information Needed" not in text
 
 
 def test_rebalance_cuts_abstentions_to_the_share_and_keeps_every_answer() -> None:

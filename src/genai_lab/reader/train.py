@@ -217,10 +217,39 @@ def rebalance(examples: Sequence[ReaderExample], abstain_share: float, seed: int
     return [e for i, e in enumerate(examples) if e.target != ABSTENTION or i in keep]
 
 
+BASE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+MODEL_CARD = """# SmolLM2-135M-Instruct grounded reader (LoRA)
+
+A LoRA adapter for `{base}`, trained in notebook 35 of the GenAI Service Lab with the lecture's
+configuration `LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1)` to answer from
+numbered passages, cite them (`"55 EUR [2]"`) and reply "I don't know" when they lack the answer.
+Training data: SQuAD 2.0 train articles and the course knowledge base's train documents
+(`data/reader/*_split.json`); the curve is in `train_curve.json`, the settings in
+`reader_train_config.json`; the held-out figures in `results/35_grounded_reader.json`.
+
+In process: `PeftModel.from_pretrained(smollm2, "data/reader/adapter")` (what
+`genai_lab.rag.llm.get_chat_model()` does). vLLM: `--enable-lora --max-lora-rank 8 --lora-modules
+reader=data/reader/adapter`, then ask for the model `reader`.
+"""
+
+
+def tidy_adapter_folder(out: Path) -> None:
+    """Make a saved adapter folder portable: the base model named by its hub id, not by this machine's
+    cache path (``save_pretrained`` writes the local path it loaded from), and a model card that says
+    what the adapter is instead of peft's empty template."""
+    config_path = out / "adapter_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = BASE_MODEL_ID
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "README.md").write_text(MODEL_CARD.format(base=BASE_MODEL_ID), encoding="utf-8")
+
+
 def save_reader(model: Any, curve: TrainingCurve, out: Path, config: ReaderTrainConfig) -> Path:
-    """``save_pretrained`` the adapter into ``out``, with the training curve and the config beside it."""
+    """``save_pretrained`` the adapter into ``out`` (made portable by :func:`tidy_adapter_folder`), with
+    the training curve and the config beside it."""
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
+    tidy_adapter_folder(out)
     curve.save(out / CURVE_FILE)
     (out / "reader_train_config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
     return out
