@@ -4,6 +4,7 @@ greedy batched answers that do not depend on the batch, and a short seed-LoRA ru
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,12 @@ def test_vllm_serves_the_reader_as_a_lora_module(tmp_path: Path) -> None:
         from genai_lab.rag.chain import format_docs, grounded_prompt
 
         docs = [Document(page_content="The Atrium Hub H2 connects up to 64 sensors.", metadata={"source": "hub.md"})]
-        answer = llm.invoke(grounded_prompt().format_messages(context=format_docs(docs),
-                                                              question="How many sensors can the hub connect?"))
-        assert "64" in answer.content, answer.content
+        question = "How many sensors can the hub connect?"
+        prompt = grounded_prompt().format_messages(context=format_docs(docs), question=question)
+        reader_answer = llm.invoke(prompt).content
+        base = get_chat_model("vllm", base_url=server.base_url, max_new_tokens=24, reader="base")
+        base_answer = base.invoke(prompt).content
+        # The module is applied: the reader answers in its trained form (a short answer with its citation,
+        # or exactly "I don't know"), where the base model writes a sentence of its own.
+        assert reader_answer == "I don't know" or re.fullmatch(r".{1,40} \[\d\]", reader_answer), reader_answer
+        assert reader_answer != base_answer, (reader_answer, base_answer)
