@@ -4,6 +4,8 @@
 - :func:`percentile`: THE percentile of the package. It is numpy's default (linear interpolation
   between closest ranks, ``numpy.percentile(..., method="linear")``), which is what vLLM's benchmark
   (``vllm/benchmarks/serve.py``) reports as p50/p99, so our figures and vLLM's are comparable.
+- :func:`mean_or_nan`: the mean of a rate over a group that may be empty (NaN then, never 0: an empty
+  group has no rate, and a 0 would read as a measured failure).
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ def cdiv(a: int, b: int) -> int:
     if b <= 0:
         raise ValueError(f"cdiv needs a positive divisor, got {b}")
     return -(a // -b)
+
+
+def mean_or_nan(values: Iterable[float]) -> float:
+    """The arithmetic mean of ``values`` (booleans count as 0/1), or ``nan`` when there are none."""
+    data = [float(v) for v in values]
+    return sum(data) / len(data) if data else float("nan")
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:

@@ -275,3 +275,13 @@ def test_reader_adapter_resolution(tmp_path, monkeypatch):
     assert llm_module.reader_adapter(tmp_path / "adapter") == tmp_path / "adapter"
     with pytest.raises(FileNotFoundError, match="adapter_config.json"):
         llm_module.reader_adapter(tmp_path / "nowhere")
+
+
+def test_another_adapter_is_not_swapped_for_the_served_reader(openai_server, tmp_path):
+    """Only the course's own reader ("auto") picks the server's 'reader' module; a reader="base" or a
+    local adapter folder must not be silently replaced by it."""
+    server, url = openai_server
+    server.names = ["smollm2-test", "reader"]
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.warns(UserWarning, match="--lora-modules NAME=PATH"):
+        assert get_chat_model("auto", base_url=url, max_new_tokens=5, reader=tmp_path).reader == "base"

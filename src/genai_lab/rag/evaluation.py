@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genai_lab.numeric import mean_or_nan
 from genai_lab.rag.scoring import cited_sources, contains_answer, is_abstention, squad_scores
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,17 +79,15 @@ def summarise(records: Sequence[AnswerRecord]) -> dict[str, float]:
     answerable = [r for r in records if r.kind != "unanswerable"]
     unanswerable = [r for r in records if r.kind == "unanswerable"]
 
-    def mean(values: Sequence[bool | int | float]) -> float:
-        return float(sum(values) / len(values)) if values else float("nan")
 
     return {
-        "answer_accuracy": mean([r.correct for r in answerable]),
-        "citation_accuracy": mean([r.citation_correct for r in answerable]),
-        "abstention_accuracy": mean([r.abstained for r in unanswerable]),
-        "false_abstention_rate": mean([r.abstained for r in answerable]),
-        "exact_match": mean([r.exact for r in records]),
-        "f1": mean([r.f1 for r in records]),
-        "seconds_per_question": mean([r.seconds for r in records]),
+        "answer_accuracy": mean_or_nan([r.correct for r in answerable]),
+        "citation_accuracy": mean_or_nan([r.citation_correct for r in answerable]),
+        "abstention_accuracy": mean_or_nan([r.abstained for r in unanswerable]),
+        "false_abstention_rate": mean_or_nan([r.abstained for r in answerable]),
+        "exact_match": mean_or_nan([r.exact for r in records]),
+        "f1": mean_or_nan([r.f1 for r in records]),
+        "seconds_per_question": mean_or_nan([r.seconds for r in records]),
         "n_answerable": len(answerable),
         "n_unanswerable": len(unanswerable),
     }

@@ -101,8 +101,14 @@ def get_chat_model(
     if backend in ("auto", "vllm") and base_url:
         names = served_models(base_url)
         if names:
-            if model is None and reader not in (None, "base") and READER_MODEL in names:
+            if model is None and reader == "auto" and READER_MODEL in names:
                 model = READER_MODEL
+            elif model is None and reader not in (None, "auto", "base"):
+                warnings.warn(
+                    f"A vLLM server serves only the LoRA modules it was started with, not {reader}; start it "
+                    "with --enable-lora --lora-modules NAME=PATH and pass model=NAME. Using its base model.",
+                    stacklevel=2,
+                )
             return _openai_chat(base_url, model or names[0], max_new_tokens)
         if backend == "vllm":
             raise ConnectionError(

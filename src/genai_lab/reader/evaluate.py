@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genai_lab.numeric import mean_or_nan
 from genai_lab.rag.scoring import contains_answer, is_abstention, squad_scores
 from genai_lab.reader.data import ReaderExample, prompt_text, strip_citations
 from genai_lab.reader.squad import SquadQuestion, to_example
@@ -86,12 +87,10 @@ def squad_report(questions: Sequence[SquadQuestion], answers: Sequence[str]) -> 
     has = [f for (_, f), q in zip(scores, questions, strict=True) if q.answerable]
     no = [e for (e, _), q in zip(scores, questions, strict=True) if not q.answerable]
 
-    def mean(values: Sequence[float]) -> float:
-        return float(sum(values) / len(values)) if values else float("nan")
 
     return {
-        "em": mean([e for e, _ in scores]), "f1": mean([f for _, f in scores]),
-        "hasans_f1": mean(has), "noans_accuracy": mean(no), "n": len(questions),
+        "em": mean_or_nan([e for e, _ in scores]), "f1": mean_or_nan([f for _, f in scores]),
+        "hasans_f1": mean_or_nan(has), "noans_accuracy": mean_or_nan(no), "n": len(questions),
     }
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genai_lab.numeric import mean_or_nan
+
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_community.vectorstores import FAISS
     from langchain_core.runnables import Runnable
@@ -82,19 +84,16 @@ class KBReaderRun:
     def report(self) -> dict[str, float | int]:
         """:data:`KB_KEYS` and the counts behind them (``nan`` where a group is empty)."""
 
-        def mean(values: Sequence[bool]) -> float:
-            return float(sum(values) / len(values)) if values else float("nan")
-
         abstain = [r.abstained for r in self.unanswerable] + [r.abstained for r in self.removed]
         latest = [r.correct for r in self.answerable if r.id in self.latest_ids]
         return {
-            "answer_accuracy": mean([r.correct for r in self.answerable]),
-            "citation_accuracy": mean([r.citation_correct for r in self.answerable]),
-            "abstention_accuracy": mean(abstain),
-            "false_abstention": mean([r.abstained for r in self.answerable]),
-            "latest_version_accuracy": mean(latest),
-            "abstention_unanswerable": mean([r.abstained for r in self.unanswerable]),
-            "abstention_removed": mean([r.abstained for r in self.removed]),
+            "answer_accuracy": mean_or_nan([r.correct for r in self.answerable]),
+            "citation_accuracy": mean_or_nan([r.citation_correct for r in self.answerable]),
+            "abstention_accuracy": mean_or_nan(abstain),
+            "false_abstention": mean_or_nan([r.abstained for r in self.answerable]),
+            "latest_version_accuracy": mean_or_nan(latest),
+            "abstention_unanswerable": mean_or_nan([r.abstained for r in self.unanswerable]),
+            "abstention_removed": mean_or_nan([r.abstained for r in self.removed]),
             "n_answerable": len(self.answerable), "n_abstain": len(abstain), "n_latest": len(latest),
         }
 
