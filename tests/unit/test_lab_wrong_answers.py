@@ -303,3 +303,68 @@ def test_lab40_retry_check_refuses_an_impolite_client(answer):
     body, hint = RETRY_ANSWERS[answer]
     with pytest.raises(AssertionError, match=hint):
         lab40(body)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lab 35: the loss mask and SQuAD's F1 (the first check cell of each: pure Python, no model)
+# --------------------------------------------------------------------------------------------------
+LAB35 = "35_grounded_reader.ipynb"
+MASK_WRONG = {
+    "learns the prompt too": """
+    ids = [*prompt_ids, *answer_ids, end_id]
+    return ids, list(ids)
+    """,
+    "never learns to stop": """
+    return [*prompt_ids, *answer_ids, end_id], [IGNORE_INDEX] * (len(prompt_ids) + 1) + list(answer_ids)
+    """,
+    "shifts the labels itself": """
+    ids = [*prompt_ids, *answer_ids, end_id]
+    return ids, [IGNORE_INDEX] * (len(prompt_ids) - 1) + [*answer_ids, end_id, IGNORE_INDEX]
+    """,
+}
+F1_WRONG = {
+    "a set, not a bag": """
+    pred, ref = set(normalize(prediction).split()), set(normalize(gold).split())
+    if not pred or not ref:
+        return float(pred == ref)
+    same = len(pred & ref)
+    if same == 0:
+        return 0.0
+    p, r = same / len(pred), same / len(ref)
+    return 2 * p * r / (p + r)
+    """,
+    "substring, not tokens": """
+    return float(normalize(gold) in normalize(prediction)) if gold else float(not prediction)
+    """,
+}
+
+
+def lab35_mask(answer: str | None = None) -> dict[str, Any]:
+    source = cell(LAB35, "def build_labels")
+    if answer is not None:
+        source = with_answer(source, "build_labels", answer)
+    return run(source, cell(LAB35, "ids, labels = build_labels([11, 12, 13]"))
+
+
+def lab35_f1(answer: str | None = None) -> dict[str, Any]:
+    source = cell(LAB35, "def f1(")
+    if answer is not None:
+        source = with_answer(source, "f1", answer)
+    return run(source, cell(LAB35, 'assert normalize("The  Eiffel Tower!")'))
+
+
+def test_lab35_checks_pass_the_solution():
+    assert lab35_mask()["labels"] == [7, 2]
+    assert lab35_f1()["f1"]("cat cat", "cat") == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("wrong", MASK_WRONG, ids=list(MASK_WRONG))
+def test_lab35_mask_check_refuses(wrong):
+    with pytest.raises(AssertionError):
+        lab35_mask(MASK_WRONG[wrong])
+
+
+@pytest.mark.parametrize("wrong", F1_WRONG, ids=list(F1_WRONG))
+def test_lab35_f1_check_refuses(wrong):
+    with pytest.raises(AssertionError):
+        lab35_f1(F1_WRONG[wrong])
