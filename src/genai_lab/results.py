@@ -81,6 +81,17 @@ class Recorder:
             "date": _dt.date.today().isoformat(),
         }
 
+    @property
+    def display_path(self) -> str:
+        """The results file as a reader should see it: relative to the repository when it is inside it
+        (``results/00_setup.json``), so a committed notebook shows no build machine's directories."""
+        from genai_lab.paths import repo_root
+
+        try:
+            return self.path.resolve().relative_to(repo_root().resolve()).as_posix()
+        except (ValueError, FileNotFoundError):  # outside the checkout, or no checkout: the full path
+            return str(self.path)
+
     def record(self, key: str, value: Any) -> Value:
         """Record one figure and save the file; returns the value so it can be printed inline."""
         self.values[key] = _check(key, value)

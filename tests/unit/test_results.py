@@ -70,3 +70,12 @@ def test_committed_results_are_full_mode_runs():
     for path in files:
         data = json.loads(path.read_text())
         assert data.get("mode") == "full", f"{path.name} was recorded in {data.get('mode')!r} mode"
+
+
+def test_display_path_is_relative_inside_the_repository(tmp_path):
+    from genai_lab.paths import repo_root
+
+    inside = Recorder("nb", directory=repo_root() / "results")
+    assert inside.display_path == "results/nb.json"
+    outside = Recorder("nb", directory=tmp_path)
+    assert outside.display_path == str(tmp_path / "nb.json")
