@@ -87,8 +87,11 @@ lab: setup
 	@$(if $(LAB_ROOT_FLAG),echo "make lab: running as root (a container?) - Jupyter refuses root without --allow-root: adding it.")
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT_FLAG) $(LAB_ARGS) notebooks/00_setup.ipynb
 
-# The capstone: the knowledge-base chat service and its page (Ctrl-C stops it).
-# make app APP_PORT=8080; APP_ARGS=--fake serves the deterministic fake models (instant start).
+# The capstone: the knowledge-base chat service and its page (Ctrl-C stops it, and the vLLM server with it).
+# By default the app starts its own vLLM server (prefix caching, the course's LoRA adapters, a bounded KV
+# cache) and falls back to in-process SmolLM2, saying why, if vLLM cannot start.
+# make app APP_PORT=8080; APP_ARGS=--in-process skips vLLM (SmolLM2 in-process);
+# APP_ARGS=--fake serves the deterministic fake models (instant start).
 APP_PORT ?= 8000
 APP_ARGS ?=
 app: setup

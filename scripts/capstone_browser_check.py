@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """The capstone page in headless Chromium against the REAL service, with a screenshot.
 
-Starts ``python -m genai_lab.app`` (real SmolLM2 and MiniLM unless ``--fake``), drives the page with
-Playwright and Debian's chromium: a question answered with citations, a confidential question kept
-on the internal model, then the service stopped and the page's error state. Saves the screenshot
+Starts ``python -m genai_lab.app`` as ``make app`` does (its own vLLM server, MiniLM; the fake models with
+``--fake``), drives the page with Playwright and Debian's chromium: the backend badge (vLLM; fake with
+``--fake``), a question answered with citations, a confidential question kept on the internal model,
+then the service stopped and the page's error state. Saves the screenshot
 for the README (``docs/capstone_screenshot.png``) and records ``app.e2e.browser`` (the browser and
 its version) in results/40_capstone_app.json (build/results-fast/ with ``--fake``).
 
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         with AppProcess(["--fake"] if args.fake else []) as app:
             page.goto(app.url)
             page.wait_for_function("() => document.getElementById('health').textContent.includes('chunks indexed')")
+            shown_backend = page.locator("#backend").get_attribute("data-backend")
+            print(f"backend badge: {page.locator('#backend').text_content()!r} (/healthz: {app.health['backend']})")
+            if shown_backend != app.health["backend"] or shown_backend != ("fake" if args.fake else "vllm"):
+                failures.append(f"the backend badge shows {shown_backend!r}; /healthz says {app.health['backend']!r}"
+                                + ("" if args.fake else f" ({app.health.get('reason')})"))
             secret = ask_in_page(page, CONFIDENTIAL)
             print(f"[{secret['route']}] {CONFIDENTIAL} -> {secret['answer'][:120]!r}\n    why: {secret['why']}")
             if secret["route"] != "internal" or secret["error"]:

@@ -47,6 +47,12 @@ def test_page_streams_answers_with_citations_badges_and_error_state(browser, tmp
         page.goto(url)
         page.wait_for_function("() => document.getElementById('health').textContent.includes('chunks indexed')")
 
+        # 0. the badge says which backend answers (here the fake models; `make app` shows vLLM)
+        badge = page.locator("#backend")
+        assert badge.is_visible()
+        assert (badge.text_content(), badge.get_attribute("data-backend")) == ("backend: fake models", "fake")
+        assert "--fake" in (badge.get_attribute("title") or "")  # why: the reason from /healthz
+
         # 1. a question: the answer streams in, then its citations, expandable, with source/page/section
         shown = ask_in_page(page, "How long is the warranty on Brightwater hardware?", timeout_ms=30_000)
         assert shown["error"] is None

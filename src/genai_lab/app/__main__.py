@@ -1,6 +1,10 @@
 """``python -m genai_lab.app``: serve the knowledge-base chat on 127.0.0.1 (``make app``).
 
-The port comes from ``--port``, else ``$GENAI_LAB_APP_PORT``, else 8000. ``--fake`` serves the
+By default the app starts its own vLLM server (prefix caching, the course's LoRA adapters, a bounded KV
+cache), waits until it is ready and stops it when the app stops; if vLLM cannot start it answers with
+in-process SmolLM2 and says why (:mod:`genai_lab.app.startup`). ``--in-process`` skips vLLM;
+``$GENAI_LAB_VLLM_URL(S)`` uses servers that are already running. ``/healthz`` and the page say which
+backend answers. The port comes from ``--port``, else ``$GENAI_LAB_APP_PORT``, else 8000. ``--fake`` serves the
 deterministic stand-in models (no model loading: instant, for demos and browser tests). Adding
 documents (``POST /api/documents``) needs a token: set ``$GENAI_LAB_APP_TOKEN`` or pass
 ``--token-file PATH`` (a file holding it); without one, the endpoint answers 403.
@@ -11,12 +15,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from genai_lab.app.config import TOKEN_ENV
+from genai_lab.rag.llm import READER_MODEL
 from genai_lab.serving.server import LOOPBACK
+
+log = logging.getLogger("genai_lab.app")
 
 PORT_ENV = "GENAI_LAB_APP_PORT"
 
@@ -45,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--host", default=LOOPBACK, help="interface (default 127.0.0.1: this machine only)")
     add("--allowed-host", action="append", default=[], metavar="HOST",
         help="another Host header to accept (default: 127.0.0.1, localhost and --host); repeatable")
-    add("--fake", action="store_true", help="serve fake models and hashed-word embeddings (tests, demos)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--fake", action="store_true",
+                       help="serve fake models and hashed-word embeddings (tests, demos)")
+    which.add_argument("--in-process", action="store_true",
+                       help="answer with SmolLM2 in this process; do not start vLLM (the fallback, forced)")
+    add("--vllm-startup-timeout", type=_number(float, 1, "--vllm-startup-timeout"), default=300.0,
+        help="seconds the app's own vLLM server may take to become ready (default 300)")
     add("--fake-delay", type=_number(float, 0, "--fake-delay"), default=0.0,
         help="seconds per streamed word of the fake model (>= 0)")
     add("--max-new-tokens", type=_number(int, 1, "--max-new-tokens"), default=64,
@@ -95,24 +110,65 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(int(args.torch_threads))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("genai_lab.app").setLevel(logging.INFO)
+    return serve(args, adapters, overrides, token)
 
+
+def serve(args: argparse.Namespace, adapters: dict[str, Path], overrides: dict[str, Any], token: str | None) -> int:
+    """Choose the backend, start the app's own vLLM server when that is the choice, serve until SIGTERM
+    or Ctrl-C, then stop the server (also when anything in between fails)."""
     import uvicorn
 
     from genai_lab.app.server import uvicorn_config
     from genai_lab.app.service import default_app
+    from genai_lab.app.startup import bring_up_vllm, choose_backend, course_lora_modules
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("genai_lab.app").setLevel(logging.INFO)
-    print(f"genai_lab.app: loading the knowledge base and the {'fake' if args.fake else 'real'} models...", flush=True)
-    app = default_app(fake=args.fake, max_new_tokens=int(args.max_new_tokens), fake_delay=args.fake_delay,
-                      adapters=adapters, overrides=overrides)  # fmt: skip
-    writes = "enabled (token set)" if token else f"disabled (set ${TOKEN_ENV} to enable)"
-    print(f"genai_lab.app: serving on http://{args.host}:{args.port}  (adding documents {writes}; Ctrl-C stops it)",
-          flush=True)  # fmt: skip
-    # On SIGTERM, give running answers 5 s to finish, then stop (an in-process generation is not
-    # interruptible, and a stopped service must not linger).
-    uvicorn.Server(uvicorn_config(app, args.host, int(args.port))).run()
+    choice = choose_backend(fake=args.fake, in_process=args.in_process)
+    log.info("backend: %s (%s)", choice.kind, choice.reason)
+    info: dict[str, Any] = {"reason": choice.reason}
+    started = None
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # before uvicorn's own handlers: stop vLLM too
+    try:
+        if choice.kind in ("managed_vllm", "in_process"):
+            modules = {**course_lora_modules(), **adapters}  # --adapter folders become LoRA modules too
+            # Every module but the reader (the chat model's default already) is a per-request adapter.
+            adapters = {name: path for name, path in modules.items() if name != READER_MODEL}
+        if choice.kind == "managed_vllm":
+            started = bring_up_vllm(modules, args.vllm_startup_timeout)
+            info["vllm"] = started.health()
+            if started.server is None:
+                info["reason"] = started.reason
+        base_url = started.server.base_url if started is not None and started.server is not None else None
+        in_process = choice.kind == "in_process" or (started is not None and started.server is None)
+        print(f"genai_lab.app: loading the knowledge base and the {'fake' if args.fake else 'real'} models...",
+              flush=True)  # fmt: skip
+        app = default_app(fake=args.fake, max_new_tokens=int(args.max_new_tokens), fake_delay=args.fake_delay,
+                          adapters=adapters, overrides=overrides, base_url=base_url, in_process=in_process,
+                          backend_info=info)  # fmt: skip
+        if choice.kind == "vllm_urls" and app.state.models["internal"].backend != "vllm":
+            app.state.backend_info["reason"] = f"{choice.reason}, but none answered: SmolLM2 in-process instead"
+            log.warning("%s", app.state.backend_info["reason"])
+        writes = "enabled (token set)" if token else f"disabled (set ${TOKEN_ENV} to enable)"
+        print(f"genai_lab.app: serving on http://{args.host}:{args.port} with the "
+              f"{app.state.models['internal'].label}  (adding documents {writes}; Ctrl-C stops it)",
+              flush=True)  # fmt: skip
+        # On SIGTERM, give running answers 5 s to finish, then stop (an in-process generation is not
+        # interruptible, and a stopped service must not linger).
+        uvicorn.Server(uvicorn_config(app, args.host, int(args.port))).run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has stopped serving; vLLM is stopped below
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if started is not None and started.server is not None:
+            log.info("stopping vLLM (pid %s)", started.server.pid)
+            started.server.stop()
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM before uvicorn serves (while vLLM starts): leave through ``finally``, which stops vLLM."""
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ def default_models(
     base_url: str | None = None,
     adapters: Mapping[str, Path] | None = None,
     base_urls: Sequence[str] | None = None,
+    in_process: bool = False,
 ) -> tuple[dict[str, ModelSlot], dict[str, ModelSlot]]:
     """The models behind the routes, and the per-request adapters.
 
@@ -115,14 +116,15 @@ def default_models(
     ``GENAI_LAB_EXTERNAL_URL``/``_MODEL`` are set (see :class:`~genai_lab.serving.router.RouterConfig`);
     offline it is the same SmolLM2, playing the hosted model, as in notebook 23. ``adapters``
     (``{name: LoRA folder}``) become adapter slots on the same base (:mod:`genai_lab.app.adapters`),
-    balanced too when the base is."""
+    balanced too when the base is. ``in_process``: SmolLM2 in this process whatever the URLs say
+    (``--in-process``, or the fallback when the app's own vLLM server did not start)."""
     import os
 
     from genai_lab.app.config import vllm_urls
     from genai_lab.rag.llm import get_chat_model
     from genai_lab.serving.router import EXTERNAL, Endpoint
 
-    urls = list(base_urls) if base_urls is not None else vllm_urls()
+    urls = [] if in_process else list(base_urls) if base_urls is not None else vllm_urls()
     if len(urls) == 1:
         base_url, urls = urls[0], []
     llm: Any = None
@@ -136,7 +138,8 @@ def default_models(
         urls = [r.name for r in llm.replicas]  # the servers that answered
     else:
         urls = []
-        llm = get_chat_model(backend="auto", base_url=base_url, max_new_tokens=max_new_tokens)
+        choice = "transformers" if in_process else "auto"
+        llm = get_chat_model(backend=choice, base_url=base_url, max_new_tokens=max_new_tokens)
         backend = str(llm.backend)
     base: Any = llm
     adapter_slots: dict[str, ModelSlot] = {}

@@ -5,7 +5,8 @@ this module; FastAPI resolves the endpoints' annotations from its globals, hence
 - :func:`chat_router`: ``POST /api/chat`` — validate, admit, then stream the service's events as
   Server-Sent Events (the generation is cancelled when the client goes away);
 - :func:`documents_router`: ``POST /api/documents`` — token, checks, then the index (in a thread);
-- :func:`ops_router`: ``GET /healthz``, ``GET /metrics`` (Prometheus text; ``?format=json`` for JSON)
+- :func:`ops_router`: ``GET /healthz`` (``"backend"``: ``vllm``, ``in_process`` or ``fake``), ``GET /metrics``
+  (Prometheus text; ``?format=json`` for JSON)
   and ``GET /metrics.json``;
 - :func:`page_router`: ``GET /``, the page, with a Content-Security-Policy that allows exactly its own
   inline script and style (by hash) and nothing from elsewhere.
@@ -31,6 +32,7 @@ from starlette.responses import HTMLResponse, Response
 from genai_lab.app.config import STATIC_DIR
 from genai_lab.app.metrics import CONTENT_TYPE
 from genai_lab.app.schemas import ChatRequest, DocumentRequest, fix_surrogates
+from genai_lab.app.startup import BACKEND_NAMES
 from genai_lab.audit import new_request_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,10 +87,13 @@ def ops_router(service: ChatService) -> APIRouter:
     router = APIRouter()
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, Any]:
+    async def healthz(request: Request) -> dict[str, Any]:
         config = service.config
+        backend = service.models["internal"].backend
         return {
             "status": "ok",
+            "backend": BACKEND_NAMES.get(backend, backend),  # which backend answers: vllm, in_process or fake
+            **dict(getattr(request.app.state, "backend_info", {})),  # why it does (reason, the managed server)
             "index_chunks": len(service.index),
             "models": {route: slot.label for route, slot in service.models.items()},
             "adapters": sorted(service.adapters),

@@ -75,6 +75,7 @@ def create_app(
     adapters: Mapping[str, ModelSlot] | None = None,
     config: AppConfig | None = None,
     audit_log: str | Path | None = None,
+    backend_info: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """Build the FastAPI app.
 
@@ -85,6 +86,8 @@ def create_app(
         adapters: per-request adapters by name; each is a model served by our own base (internal).
         config: limits (:class:`AppConfig`).
         audit_log: optional JSON Lines file of routing decisions (:class:`genai_lab.audit.AuditLog`).
+        backend_info: how the backend was chosen (``{"reason", "vllm": {...}}``, from
+            :mod:`genai_lab.app.startup`), shown by ``/healthz`` beside ``"backend"``.
     """
     from fastapi import FastAPI
 
@@ -108,6 +111,7 @@ def create_app(
     app.state.service, app.state.index, app.state.config, app.state.policy = service, index, config, policy
     app.state.metrics, app.state.gate = service.metrics, service.gate
     app.state.models, app.state.adapters = service.models, service.adapters
+    app.state.backend_info = dict(backend_info or {})
     install_error_handlers(app)
     app.include_router(routes.page_router())
     app.include_router(routes.ops_router(service))
@@ -125,12 +129,17 @@ def default_app(
     fake_delay: float = 0.0,
     adapters: Mapping[str, Path] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    base_url: str | None = None,
+    in_process: bool = False,
+    backend_info: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """The service over ``data/kb/``: real SmolLM2 and MiniLM, or with ``fake`` the deterministic
     stand-ins (instant; for tests and demos). ``adapters``: ``{name: LoRA folder}`` served per request.
     Without ``config`` the limits come from the internal model's backend
     (:meth:`AppConfig.for_backend`) with ``overrides`` applied. The index is saved to
-    ``build/app/index.faiss``, the audit log to ``build/app/audit.jsonl``."""
+    ``build/app/index.faiss``, the audit log to ``build/app/audit.jsonl``. ``base_url``: the vLLM
+    server to use (the app's own, :mod:`genai_lab.app.startup`); ``in_process``: SmolLM2 in this
+    process whatever the environment says; ``backend_info``: see :func:`create_app`."""
     from genai_lab.app.fake import HashingEmbeddings
     from genai_lab.app.index import KnowledgeIndex
     from genai_lab.paths import build_dir
@@ -144,9 +153,14 @@ def default_app(
     if fake:
         models = fake_models(fake_delay)
     else:
-        models, adapter_slots = default_models(max_new_tokens, adapters=adapters)
+        models, adapter_slots = default_models(max_new_tokens, base_url, adapters, in_process=in_process)
     replicas = getattr(models["internal"].llm, "replicas", None)  # a LeastOutstandingBalancer over servers
     config = config or AppConfig.for_backend(
         models["internal"].backend, replicas=len(replicas) if replicas else 1, **dict(overrides or {})
     )
-    return create_app(index, models, adapters=adapter_slots, config=config, audit_log=folder / "audit.jsonl")
+    if backend_info is None and fake:  # called from Python (tests), not through `python -m genai_lab.app`
+        from genai_lab.app.startup import choose_backend
+
+        backend_info = {"reason": choose_backend(fake=True, environ={}).reason}
+    return create_app(index, models, adapters=adapter_slots, config=config, audit_log=folder / "audit.jsonl",
+                      backend_info=backend_info)  # fmt: skip
