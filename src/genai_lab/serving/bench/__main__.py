@@ -6,10 +6,13 @@
         --tokenizer MODEL_DIR --num-prompts 32 --random-input-len 64 --random-output-len 32 \\
         --request-rate inf --goodput ttft:2000 tpot:500 --result-path build/bench/ours.json
     python -m genai_lab.serving.bench vllm --help     # everything after "vllm" goes to vLLM's parser
+    python -m genai_lab.serving.bench multi-lora --num-prompts 64 --output-len 32 --max-concurrency 8 \\
+        --record results/22_vllm_serving.json         # one adapter vs mixed adapters vs merged
 
 ``ours`` runs :func:`genai_lab.serving.bench.run_benchmark` on a ``random`` workload and saves the JSON
 result; its flags are named as ``vllm bench serve``'s. ``vllm`` runs ``vllm.benchmarks.serve`` (what
-``vllm bench serve`` runs) without needing the ``vllm`` console script.
+``vllm bench serve`` runs) without needing the ``vllm`` console script. ``multi-lora`` runs
+:mod:`genai_lab.serving.bench.multi_lora` (it starts its own vLLM servers).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from genai_lab.serving.bench.metrics import SLO_METRICS
+from genai_lab.serving.bench.multi_lora import add_arguments as add_multi_lora_arguments
 
 
 def _rate(text: str) -> float:
@@ -58,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--goodput", type=_slo, nargs="+", default=[], metavar="NAME:MS", help="e.g. ttft:500 tpot:100")
     ours.add_argument("--result-path", required=True, help="where to write the JSON result")
     commands.add_parser("vllm", add_help=False, help="vllm.benchmarks.serve; all further arguments are its own")
+    add_multi_lora_arguments(commands.add_parser("multi-lora", help="one adapter vs mixed adapters vs merged, on vLLM"))
     return parser
 
 
@@ -109,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _vllm(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "multi-lora":
+        from genai_lab.serving.bench.multi_lora import run_cli
+
+        return run_cli(args)
     return _ours(args)
 
 
