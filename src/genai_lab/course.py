@@ -3,13 +3,13 @@
 ``make run`` calls :func:`run_course`: every notebook in ``notebooks/`` is executed in a fresh kernel
 (full mode unless ``GENAI_LAB_FAST=1``), the executed copies go to ``build/notebooks/``, the wall time
 of each goes to ``build/runtimes.json``, and :func:`write_summary` turns ``results/*.json`` and
-``results/figures/*.png`` into ``build/summary.html`` and ``build/summary.md``.
+``results/figures/*.png`` into the results page, ``build/summary.html`` and ``build/summary.md``: the
+headline figures of each part first (defined in ``data/results_page.json``; see
+:mod:`genai_lab.course_headlines` and :mod:`genai_lab.course_page`), every recorded key below.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 import time
@@ -91,60 +91,24 @@ def run_course(
     return runs
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def write_summary(
+    results: Path | None = None, out: Path | None = None, spec: Path | None = None
+) -> Path:
+    """Write the results page: ``build/summary.html`` (self-contained, figures embedded) and
+    ``build/summary.md``, from ``results/*.json`` and ``results/figures/*.png`` (or ``results``), with
+    the headlines of ``data/results_page.json`` (or ``spec``) first; ``out`` overrides ``build/``."""
+    from genai_lab.course_headlines import load_spec
+    from genai_lab.course_page import render_html, render_markdown
 
-
-def write_summary() -> Path:
-    """Write ``build/summary.html`` (self-contained, figures embedded) and ``build/summary.md``."""
-    results = load_results(results_dir())
-    figures = sorted((results_dir() / "figures").glob("*.png"))
-    runtimes_path = build_dir() / "runtimes.json"
+    results = results or results_dir()
+    out = out or build_dir()
+    page = load_spec(spec)
+    recorded = load_results(results)
+    figures = results / "figures"
+    runtimes_path = out / "runtimes.json"
     runtimes = json.loads(runtimes_path.read_text()) if runtimes_path.exists() else {}
-
-    md = ["# GenAI Service Lab: results of the last run", ""]
-    parts = [
-        "<!doctype html><meta charset='utf-8'><title>GenAI Service Lab results</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;"
-        "padding:.2em .6em;text-align:left}img{max-width:100%}</style>",
-        "<h1>GenAI Service Lab: results of the last run</h1>",
-    ]
-    if runtimes:
-        md += ["## Runtimes", "", "| notebook | seconds | mode | ok |", "|---|---|---|---|"]
-        parts.append("<h2>Runtimes</h2><table><tr><th>notebook</th><th>seconds</th><th>mode</th><th>ok</th></tr>")
-        for name, info in sorted(runtimes.items()):
-            md.append(f"| {name} | {info['seconds']} | {info['mode']} | {info['ok']} |")
-            parts.append(
-                f"<tr><td>{html.escape(name)}</td><td>{info['seconds']}</td>"
-                f"<td>{info['mode']}</td><td>{info['ok']}</td></tr>"
-            )
-        parts.append("</table>")
-        md.append("")
-    for name, values in results.items():
-        meta = ", ".join(f"{k}: {values.get(k, '?')}" for k in ("mode", "date", "machine"))
-        md += [f"## {name}", "", f"_{meta}_", "", "| key | value |", "|---|---|"]
-        parts.append(f"<h2>{html.escape(name)}</h2><p><i>{html.escape(meta)}</i></p>")
-        parts.append("<table><tr><th>key</th><th>value</th></tr>")
-        for key, value in values.items():
-            if key in ("machine", "mode", "date"):
-                continue
-            md.append(f"| `{key}` | {_fmt(value)} |")
-            parts.append(f"<tr><td><code>{html.escape(key)}</code></td><td>{html.escape(_fmt(value))}</td></tr>")
-        parts.append("</table>")
-        for fig in figures:
-            if fig.name.startswith(f"{name}__"):
-                rel = os.path.relpath(fig, build_dir())
-                md += ["", f"![{fig.stem}]({rel})"]
-                data = base64.b64encode(fig.read_bytes()).decode("ascii")
-                parts.append(f"<p><img alt='{html.escape(fig.stem)}' src='data:image/png;base64,{data}'></p>")
-        md.append("")
-    if not results:
-        md.append("No results recorded yet: run `make run` first.")
-        parts.append("<p>No results recorded yet: run <code>make run</code> first.</p>")
-    html_path = build_dir() / "summary.html"
-    atomic_write_text(html_path, "\n".join(parts) + "\n")
-    atomic_write_text(build_dir() / "summary.md", "\n".join(md) + "\n")
+    html_path = out / "summary.html"
+    atomic_write_text(html_path, render_html(page, recorded, figures, runtimes))
+    link_base = os.path.relpath(figures, out) + "/"
+    atomic_write_text(out / "summary.md", render_markdown(page, recorded, figures, link_base))
     return html_path
