@@ -114,6 +114,9 @@ class FakeServer:
     def stop(self):
         self.events.append("stop")
 
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(["INFO loading", "ValueError: no room for the KV cache"][-lines:])
+
 
 def factory(**behaviour):
     return lambda **settings: FakeServer(**behaviour, **settings)
@@ -149,7 +152,9 @@ def test_a_failed_start_falls_back_with_one_line_that_says_why_and_how(caplog, e
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "\n" not in warnings[0]
     line = warnings[0]
-    assert str(error).splitlines()[0] in line and "in-process SmolLM2" in line and "APP_ARGS=--in-process" in line
+    assert str(error).splitlines()[0].split(" Last log lines")[0] in line and "Last log lines" not in line
+    assert "'ValueError: no room for the KV cache'; full log: /x.log" in line  # the log's last line, and where
+    assert "in-process SmolLM2" in line and "APP_ARGS=--in-process" in line
     assert started.reason in line and started.health() == {"managed": False, "fallback_reason": started.reason}
 
 

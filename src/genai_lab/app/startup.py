@@ -175,7 +175,7 @@ def bring_up_vllm(
         from genai_lab.serving.server import VLLMServer
 
         server_factory = VLLMServer
-    server = None
+    server: Any = None
     try:
         server = server_factory(**vllm_server_args(lora_modules, startup_timeout))
         server.launch()
@@ -187,7 +187,10 @@ def bring_up_vllm(
         if server is not None:
             server.stop()
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = f" (full log: {server.log_path})" if server is not None and server.log_path else ""
+        first = first.split(" Last log lines")[0]  # the log's tail: its last line below, the rest in the file
+        log_path = server.log_path if server is not None else None
+        last = server.log_tail(1).strip()[:200] if log_path else ""
+        where = f" (its last log line: {last!r}; full log: {log_path})" if last else ""
         return _fallback(f"vLLM did not start: {first}{where}",
                          "fix that cause (on a busy machine, raise --vllm-startup-timeout)")  # fmt: skip
     seconds = server.startup_seconds
