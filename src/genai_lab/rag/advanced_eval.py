@@ -45,20 +45,12 @@ JACCARD_MAX = 0.7  # a rewrite sharing >= 70% of its word set with the question 
 
 Pipeline = Callable[[list[str]], list[list[str]]]
 
-# Few-shot on a topic the knowledge base does not cover, so the example leaks no answer.
-KB_MULTI_QUERY_PROMPT = (
-    "Rewrite the question in {n} different ways. Use other words with the same meaning. "
-    "Write one rewrite per line, with no numbering and no other text.\n\n"
-    "Question: When does the cafeteria open?\n"
-    "At what time does the canteen start serving food?\n"
-    "What are the opening hours of the staff restaurant?\n"
-    "From when can employees get lunch in the dining hall?\n\n"
-    "Question: {question}"
-)
-KB_HYDE_PROMPT = (
-    "Write two sentences from a company's internal documents (a policy, a product manual, a price "
-    "list or a meeting note) that answer the question.\n\nQuestion: {question}"
-)
+# Chosen by reading SmolLM2-135M's outputs on the dev questions only: a few-shot prompt (an example on the
+# canteen's opening hours) made it copy the example into its rewrites; this plain one gives near-copies
+# (which the check drops) or answers phrased as statements. The HyDE prompt is the HyDE paper's (Gao et al.
+# 2022) web-search prompt; a "company document" prompt made it repeat those words in every passage.
+KB_MULTI_QUERY_PROMPT = "Paraphrase the question below. Write {n} paraphrases, one per line.\n\nQuestion: {question}"
+KB_HYDE_PROMPT = "Please write a passage to answer the question.\nQuestion: {question}\nPassage:"
 
 
 # ------------------------------------------------------------------------------------------------ data
