@@ -17,12 +17,12 @@ class Tok:
         return {"input_ids": [[3 + sum(map(ord, w)) % 60 for w in t.split()] for t in texts]}
 
 
-def tiny_classifier(seed=0):
+def tiny_classifier(seed=0, layers=1):
     from transformers import LlamaConfig, LlamaForSequenceClassification
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=64, hidden_size=24, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+        vocab_size=64, hidden_size=24, num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
         intermediate_size=32, num_labels=2, pad_token_id=0,
     )
     return LlamaForSequenceClassification(config).eval()
@@ -42,6 +42,29 @@ def test_training_lowers_loss_and_reaches_full_accuracy():
     assert [s for s, _ in result.log] == [10, 20, 30]
     assert result.losses[-1] < result.losses[0]
     assert evaluate(model, d, batch_size=4) == 1.0
+
+
+def test_learning_curve_scores_eval_data_without_changing_the_run():
+    runs = []
+    for eval_every in (0, 2):
+        model = tiny_classifier()
+        inject_lora(model, ["q_proj", "v_proj"], r=2, alpha=4, trainable=("score",))
+        config = TrainConfig(steps=5, batch_size=4, lr=1e-2, warmup_steps=1, eval_every=eval_every)
+        runs.append(train(model, data(), config, eval_data=data()))
+    assert runs[0].curve == []
+    assert [s for s, _ in runs[1].curve] == [0, 2, 4, 5]
+    assert all(0.0 <= acc <= 1.0 for _, acc in runs[1].curve)
+    assert runs[0].losses == runs[1].losses, "scoring the curve must not change the training run"
+    assert len(runs[1].step_seconds) == 5
+
+
+def test_a_curve_without_eval_data_is_a_clear_error():
+    model = tiny_classifier()
+    inject_lora(model, ["q_proj"], r=2, trainable=("score",))
+    with pytest.raises(ValueError, match="no eval_data was given"):
+        train(model, data(), TrainConfig(steps=2, batch_size=4, eval_every=1))
+    with pytest.raises(ValueError, match="eval_every must be 0"):
+        train(model, data(), TrainConfig(steps=2, batch_size=4, eval_every=-1))
 
 
 def test_same_seed_same_run():

@@ -8,4 +8,7 @@
 - :mod:`genai_lab.peft.train`    the shared training loop, evaluation, zero-shot, memory probe
 - :mod:`genai_lab.peft.methods`  every method of the SST-2 comparison, configured once
 - :mod:`genai_lab.peft.common`   counting, freezing, saving and loading trainable weights
+- :mod:`genai_lab.peft.fair`     the fair comparison: equal step budget, learning rate chosen on a tuning split
+- :mod:`genai_lab.peft.scope`    SST-2 figures or a smoke test on the fallback set: keys and bar verdicts
+- :mod:`genai_lab.peft.comparison_plots` accuracy against trainable parameters, learning curves
 """

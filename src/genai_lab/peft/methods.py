@@ -13,7 +13,15 @@ ia3          3e-3      one scale per channel around 1; the IA3 paper uses 3e-3
 prefix       3e-3      keys/values through a reparameterisation MLP
 prompt       3e-2      a handful of input vectors must move far; prompt tuning needs large steps
 ptuning      3e-3      prompt vectors produced by an MLP encoder, which damps the step
+ptuning_v2   1e-2      P-tuning v2 (Liu et al. 2022): deep prompts, i.e. trainable keys and values
+                       in every layer learned directly (``peft``'s prefix tuning without the
+                       reparameterisation MLP), read by the classification head; they start
+                       from the keys and values of ``PROMPT_INIT_TEXT`` (see
+                       :func:`genai_lab.peft.prompts.init_deep_prompts_from_text`)
 ============ ========= ==========================================================================
+
+These are the defaults; :mod:`genai_lab.peft.fair` chooses each method's rate from a small grid on a
+tuning split carved from train, at an equal step budget.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -50,6 +58,9 @@ METHODS: dict[str, MethodSpec] = {
     "prefix": MethodSpec("prefix", 3e-3, "peft", "16 virtual tokens, MLP 192->128->11520"),
     "prompt": MethodSpec("prompt", 3e-2, "peft", "16 virtual tokens, initialised from text"),
     "ptuning": MethodSpec("ptuning", 3e-3, "peft", "16 virtual tokens, MLP encoder 128"),
+    "ptuning_v2": MethodSpec(
+        "ptuning_v2", 1e-2, "peft", "deep prompts: 16 keys/values per layer, no MLP, initialised from text"
+    ),
 }
 
 
@@ -76,11 +87,13 @@ def load_classifier(seed: int = 0) -> tuple[PreTrainedModel, PreTrainedTokenizer
     return model.eval(), tokenizer
 
 
-def prepare(method: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> nn.Module:
-    """Apply ``method`` to a fresh classifier from :func:`load_classifier`; returns the model to
-    train (a ``PeftModel`` for the peft methods, the model itself otherwise)."""
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}; choose from {sorted(METHODS)}.")
+def peft_config(method: str, tokenizer_path: str | None = None) -> Any:
+    """The ``peft`` configuration of one of the peft methods (``METHODS[m].source == "peft"``).
+
+    ``tokenizer_path`` is the tokenizer that turns ``PROMPT_INIT_TEXT`` into prompt tuning's initial
+    vectors (``PromptTuningInit.TEXT``, as Lester et al. 2021 initialise from words); default SmolLM2's.
+    ``ptuning_v2`` is P-tuning v2's deep prompts: ``PrefixTuningConfig`` without the projection, which
+    ``peft``'s maintainers name as its implementation (prompts in every layer, a classification head)."""
     from peft import (
         IA3Config,
         LoraConfig,
@@ -88,10 +101,48 @@ def prepare(method: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerB
         PromptEncoderConfig,
         PromptTuningConfig,
         PromptTuningInit,
-        get_peft_model,
     )
 
-    from genai_lab.models import prepare_smollm2
+    if method not in METHODS or METHODS[method].source != "peft":
+        peft_methods = sorted(m for m, spec in METHODS.items() if spec.source == "peft")
+        raise ValueError(f"{method!r} is not a peft method; choose from {peft_methods}.")
+    if method == "lora":
+        return LoraConfig(
+            task_type="SEQ_CLS", r=8, lora_alpha=32, lora_dropout=0.1, target_modules=["q_proj", "v_proj"]
+        )
+    if method == "ia3":
+        return IA3Config(task_type="SEQ_CLS")
+    if method == "prefix":
+        return PrefixTuningConfig(
+            task_type="SEQ_CLS", num_virtual_tokens=16, prefix_projection=True, encoder_hidden_size=128
+        )
+    if method == "ptuning_v2":
+        return PrefixTuningConfig(task_type="SEQ_CLS", num_virtual_tokens=16, prefix_projection=False)
+    if method == "prompt":
+        if tokenizer_path is None:
+            from genai_lab.models import prepare_smollm2
+
+            tokenizer_path = str(prepare_smollm2())
+        return PromptTuningConfig(
+            task_type="SEQ_CLS",
+            num_virtual_tokens=16,
+            prompt_tuning_init=PromptTuningInit.TEXT,
+            prompt_tuning_init_text=PROMPT_INIT_TEXT,
+            tokenizer_name_or_path=tokenizer_path,
+        )
+    return PromptEncoderConfig(task_type="SEQ_CLS", num_virtual_tokens=16, encoder_hidden_size=128)
+
+
+def prepare(
+    method: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tokenizer_path: str | None = None
+) -> nn.Module:
+    """Apply ``method`` to a fresh classifier from :func:`load_classifier`; returns the model to
+    train (a ``PeftModel`` for the peft methods, the model itself otherwise). ``tokenizer_path``: see
+    :func:`peft_config`."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose from {sorted(METHODS)}.")
+    from peft import get_peft_model
+
     from genai_lab.peft.adapters import add_adapters
 
     if method == "full":
@@ -101,24 +152,12 @@ def prepare(method: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerB
     if method == "adapter":
         add_adapters(model, bottleneck=16, trainable=("score",))
         return model
-    configs = {
-        "lora": lambda: LoraConfig(
-            task_type="SEQ_CLS", r=8, lora_alpha=32, lora_dropout=0.1, target_modules=["q_proj", "v_proj"]
-        ),
-        "ia3": lambda: IA3Config(task_type="SEQ_CLS"),
-        "prefix": lambda: PrefixTuningConfig(
-            task_type="SEQ_CLS", num_virtual_tokens=16, prefix_projection=True, encoder_hidden_size=128
-        ),
-        "prompt": lambda: PromptTuningConfig(
-            task_type="SEQ_CLS",
-            num_virtual_tokens=16,
-            prompt_tuning_init=PromptTuningInit.TEXT,
-            prompt_tuning_init_text=PROMPT_INIT_TEXT,
-            tokenizer_name_or_path=str(prepare_smollm2()),
-        ),
-        "ptuning": lambda: PromptEncoderConfig(task_type="SEQ_CLS", num_virtual_tokens=16, encoder_hidden_size=128),
-    }
-    return get_peft_model(model, configs[method]())
+    peft_model = get_peft_model(model, peft_config(method, tokenizer_path))
+    if method == "ptuning_v2":
+        from genai_lab.peft.prompts import init_deep_prompts_from_text
+
+        init_deep_prompts_from_text(peft_model, tokenizer, PROMPT_INIT_TEXT)
+    return peft_model
 
 
 def adapter_bytes(model: nn.Module, method: str) -> int:

@@ -169,3 +169,39 @@ class PrefixTuning(nn.Module):
             labels=labels,
             **kwargs,
         )
+
+
+def init_deep_prompts_from_text(model: Any, tokenizer: Any, text: str) -> list[int]:
+    """Start ``peft`` deep prompts (``PrefixTuningConfig(prefix_projection=False)``, P-tuning v2) from
+    the keys and values the frozen model computes for ``text``: before training, the model reads each
+    input as if ``text`` came first, as prompt tuning's text initialisation does one level deeper.
+
+    ``text`` is tokenised and repeated or cut to ``num_virtual_tokens``; returns those token ids.
+    Raises ``ValueError`` for a model that is not a ``peft`` prefix model without projection."""
+    config = model.peft_config[model.active_adapter]
+    encoder = model.prompt_encoder[model.active_adapter]
+    if getattr(config, "prefix_projection", True) or not hasattr(encoder, "embedding"):
+        raise ValueError(
+            "init_deep_prompts_from_text needs a peft model built with PrefixTuningConfig(prefix_projection=False): "
+            "with the projection MLP the keys and values are not parameters that can be set."
+        )
+    n = config.num_virtual_tokens
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise ValueError(f"The text {text!r} has no tokens; give a short instruction such as 'Classify the sentiment'.")
+    ids = (ids * (n // len(ids) + 1))[:n]
+    base = model.get_base_model()
+    decoder = getattr(base, base.base_model_prefix)  # the bare decoder, without the prefix
+    device = encoder.embedding.weight.device
+    with torch.no_grad():
+        cache = decoder(input_ids=torch.tensor([ids], device=device), use_cache=True).past_key_values
+        # peft reads the embedding as (n, layers * 2, kv_heads, head_dim): layer l's keys, then its values
+        per_layer = [torch.cat([layer.keys[0], layer.values[0]], dim=0) for layer in cache.layers]  # (2 * heads, n, d)
+        weight = torch.stack(per_layer).flatten(0, 1).permute(1, 0, 2).reshape(n, -1)
+        if weight.shape != encoder.embedding.weight.shape:
+            raise ValueError(
+                f"The text's keys and values have shape {tuple(weight.shape)}, the deep prompts "
+                f"{tuple(encoder.embedding.weight.shape)}: does the model use one attention shape per layer?"
+            )
+        encoder.embedding.weight.copy_(weight.to(encoder.embedding.weight.dtype))
+    return ids

@@ -10,6 +10,7 @@ size belongs to that method alone.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
     log_every: int = 25
+    eval_every: int = 0  # > 0: score ``eval_data`` before training and every that many steps (a learning curve)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
     log: list[tuple[int, float]] = field(default_factory=list)
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (step, accuracy on eval_data)
 
     @property
     def seconds(self) -> float:
@@ -102,13 +105,23 @@ def bf16_is_fast(device: str = "cpu") -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def train(model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "train") -> TrainResult:
+def train(
+    model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "train", eval_data: Tokenized | None = None
+) -> TrainResult:
     """Train ``model`` (anything whose forward takes ``input_ids``, ``attention_mask``, ``labels``
-    and returns an object with ``.loss``) on bucketed batches of ``data``."""
+    and returns an object with ``.loss``) on bucketed batches of ``data``.
+
+    With ``config.eval_every = k > 0``, ``eval_data`` is scored before the first step and every ``k``
+    steps (and after the last), into ``result.curve``; evaluation draws no random numbers and is not
+    timed, so the run and its step times are the same as without it."""
     import torch
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
+    if config.eval_every < 0:
+        raise ValueError(f"eval_every must be 0 (no curve) or a positive step count, got {config.eval_every}.")
+    if config.eval_every and eval_data is None:
+        raise ValueError("TrainConfig.eval_every is set but no eval_data was given: pass eval_data=... to train().")
     torch.manual_seed(config.seed)
     groups = _param_groups(model, config)
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
@@ -116,8 +129,17 @@ def train(model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "t
     trainable = [p for g in groups for p in g["params"]]
     batches = endless_batches(data.lengths, config.batch_size, seed=config.seed)
     result = TrainResult()
-    model.train()
+
+    def score(step: int) -> None:
+        if config.eval_every and eval_data is not None and (step % config.eval_every == 0 or step == config.steps):
+            result.curve.append((step, evaluate(model, eval_data, progress=False)))
+            bar.set_postfix(loss=f"{statistics.fmean(result.losses[-config.log_every :] or [math.nan]):.3f}",
+                            acc=f"{result.curve[-1][1]:.3f}")
+            model.train()
+
     bar = tqdm(range(1, config.steps + 1), desc=desc)
+    score(0)
+    model.train()
     for step in bar:
         loss, seconds = optimizer_step(model, data.batch(next(batches)), trainable, optimizer, schedule,
                                        config.max_grad_norm)
@@ -127,6 +149,7 @@ def train(model: nn.Module, data: Tokenized, config: TrainConfig, desc: str = "t
         bar.set_postfix(loss=f"{recent:.3f}")
         if step % config.log_every == 0 or step == config.steps:
             result.log.append((step, recent))
+        score(step)
     model.eval()
     return result
 
@@ -178,16 +201,19 @@ def step_breakdown(model: nn.Module, batch: dict[str, Any], steps: int = 5, lr: 
     return StepBreakdown(fwd, bwd, opt, sum(p.numel() for p in trainable))
 
 
-def evaluate(model: nn.Module, data: Tokenized, batch_size: int = 32, desc: str = "eval") -> float:
+def evaluate(
+    model: nn.Module, data: Tokenized, batch_size: int = 32, desc: str = "eval", progress: bool = True
+) -> float:
     """Accuracy of a classifier (``.logits`` of shape batch x classes) on ``data``; batches sorted by
-    length, no gradients."""
+    length, no gradients (``progress=False``: no progress bar)."""
     import torch
     from tqdm.auto import tqdm
 
     model.eval()
     correct = 0
     with torch.inference_mode():
-        for idx in tqdm(bucketed_batches(data.lengths, batch_size, shuffle=False), desc=desc):
+        batches = bucketed_batches(data.lengths, batch_size, shuffle=False)
+        for idx in tqdm(batches, desc=desc, disable=not progress):
             batch = data.batch(idx)
             labels = batch.pop("labels")
             logits = model(**batch).logits
