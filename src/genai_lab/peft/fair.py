@@ -12,6 +12,17 @@ chosen on a tuning split carved from train, never on dev.
 
 The grids follow each method's papers: prompt tuning from text at 1e-2 to 3e-1 (Lester et al. 2021
 train at 0.3), P-tuning v2's deep prompts around 1e-2 (Liu et al. 2022), LoRA around 5e-4.
+
+In a notebook (``train_examples`` from ``load_sst2("train", ...)``, never dev)::
+
+    plan = Plan.fast() if FAST else Plan()
+    train_part, tune_part = carve_tuning_split(train_examples, plan.n_tune, seed=0)
+    train_data, tune_data = Tokenized(train_part, tokenizer), Tokenized(tune_part, tokenizer)
+    base = TrainConfig(batch_size=16, head_lr=HEAD_LR, seed=0)
+    for method in METHODS:
+        run = fair_run(method, lambda m: prepare(m, load_classifier(seed=0)[0], tokenizer),
+                       train_data, tune_data, plan, base)
+        accuracy = evaluate(run.model, dev_data)  # dev is scored once, after the rate is chosen
 """
 
 from __future__ import annotations
