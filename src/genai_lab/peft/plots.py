@@ -83,6 +83,7 @@ def plot_memory_vs_tasks(
     ``base_bytes / adapter_bytes`` (reached only as N grows without bound)."""
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import FuncFormatter
 
     _positive("base_bytes", base_bytes)
     _positive("adapter_bytes", adapter_bytes)
@@ -101,9 +102,12 @@ def plot_memory_vs_tasks(
     for m in marks:
         ax.vlines(m, shared[m - 1], copies[m - 1], color="grey", lw=0.8, ls=":")
         ax.annotate(f"{copies[m - 1] / shared[m - 1]:.1f}x", (m, float(np.sqrt(copies[m - 1] * shared[m - 1]))),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+                    xytext=(-4, 0), textcoords="offset points", ha="right", va="center", fontsize=9)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")  # 1, 10, 100 rather than 10^0, 10^1, 10^2
+    ax.xaxis.set_major_formatter(plain)
+    ax.yaxis.set_major_formatter(plain)
     ax.set_xlabel("number of tasks N (log scale)")
     ax.set_ylabel("weights held in memory, GB (log scale)")
     limit = base_bytes / adapter_bytes
