@@ -13,7 +13,9 @@ from genai_lab.peft.data import Example
 from genai_lab.peft.sst2_adapter import (
     CONFIG_FILE,
     Sst2AdapterConfig,
+    _LastPositionLogits,
     adapter_dir,
+    dev_accuracy,
     main,
     prompt_text,
     save_adapter,
@@ -93,6 +95,19 @@ def test_the_saved_folder_is_the_lectures_lora_on_the_hub_base(tokenizer, tmp_pa
     for name in ("adapter_config.json", "README.md"):
         text = (out / name).read_text()
         assert str(tmp_path) not in text and "/root/" not in text and "More Information Needed" not in text
+
+
+def test_scoring_reads_the_last_position_as_the_full_pass_does(tokenizer) -> None:
+    from genai_lab.peft.train import zero_shot_accuracy
+
+    model = tiny_lora(tokenizer).eval()
+    ids = torch.tensor([tokenize(tokenizer, e).input_ids[:12] for e in examples(3)])
+    with torch.inference_mode():
+        last = _LastPositionLogits(model).eval()(input_ids=ids).logits
+        full = model(input_ids=ids).logits
+    assert last.shape[1] == 1
+    torch.testing.assert_close(last[:, -1], full[:, -1])
+    assert dev_accuracy(model, tokenizer, examples()) == zero_shot_accuracy(model, tokenizer, examples())
 
 
 def test_the_default_folder_and_bad_flags() -> None:

@@ -213,8 +213,10 @@ def test_lora_cases_share_one_server_and_merged_gets_a_second(monkeypatch, tmp_p
     monkeypatch.setattr(ml, "merge_adapter", lambda adapter, out, base: Path(out))
     result = ml.run_multi_lora(adapters=adapters, requests=requests(4), log_dir=tmp_path / "logs")
     lora, merged = StandInServer.started
-    assert lora["lora_modules"] == adapters and lora["extra_args"] == ["--max-loras", "2"]
+    assert lora["lora_modules"] == adapters
+    assert lora["extra_args"] == ["--no-enable-prefix-caching", "--max-loras", "2"]
     assert "lora_modules" not in merged and merged["served_model_name"] == "merged"
+    assert merged["extra_args"] == ["--no-enable-prefix-caching"]  # no case may reuse another's cached prompt
     assert merged["model"].endswith("reader_merged")
     assert calls == [("http://smollm2/v1", ("reader",) * 4), ("http://smollm2/v1", ("reader", "sst2") * 2),
                      ("http://merged/v1", ("merged",) * 4)]

@@ -12,14 +12,19 @@ in flight, as three cases:
   with no adapter cost at all;
 - ``base`` (optional, not recorded): the base model on the LoRA server, no adapter asked for.
 
-The first three cases run on ONE server (:class:`genai_lab.serving.server.VLLMServer` with
-``lora_modules``), the merged case on a second one with the same settings. vLLM computes a LoRA
-request as the base matmul plus ``x A B`` per layer (the punica kernels on GPU, PyTorch ops on CPU),
-batched over requests of different adapters when ``--max-loras`` holds them all (vLLM's default is
-1: a batch then holds one adapter's requests, and a mixed workload waits for adapter switches);
-:func:`run_multi_lora` sets ``--max-loras`` to the number of adapters unless told otherwise.
+The adapter cases (and ``base``) run on ONE server (:class:`genai_lab.serving.server.VLLMServer`
+with ``lora_modules``), the merged case on a second one with the same settings. vLLM computes a LoRA
+request as the base matmul plus ``x A B`` in each LoRA-wrapped layer, batched over requests of
+different adapters when ``--max-loras`` holds them all (vLLM's default is 1: a batch then holds one
+adapter's requests, and a mixed workload waits for adapter switches); :func:`run_multi_lora` sets
+``--max-loras`` to the number of adapters unless told otherwise. On a GPU the ``x A B`` are the punica
+kernels (S-LoRA, Punica); on a CPU they are PyTorch ops (``vllm/lora/ops/torch_ops``) that gather each
+token's ``A`` and ``B`` by its adapter index and multiply with ``einsum``: their cost grows with the
+tokens, not with the number of distinct adapters.
 Each case first sends ``num_warmups`` unmeasured requests to each model it uses (vLLM loads an
-adapter on its first request).
+adapter on its first request). Prefix caching is off on both servers (``--no-enable-prefix-caching``):
+the cases send the same prompts one after another, and a cached prompt from an earlier case would skip
+its prefill and flatter the later case.
 
 Output tokens per second are recorded as ``serving.multi_lora.tok_s.<case>``; ratios are computed
 against ``merged``. The requests are streamed with :func:`genai_lab.serving.bench.client.send_request`
@@ -238,6 +243,7 @@ def run_multi_lora(
     logs = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="multi_lora_"))
     logs.mkdir(parents=True, exist_ok=True)
     kwargs = {"max_model_len": 1024, "startup_timeout": 600.0, **(server_kwargs or {})}
+    no_cache = ["--no-enable-prefix-caching"]  # the cases repeat the prompts: no case may reuse another's
     measured: dict[str, dict[str, Any]] = {}
 
     def measure(server: VLLMServer, which: str) -> None:
@@ -250,14 +256,14 @@ def run_multi_lora(
 
     if any(c.server == "lora" for c in plan):
         with VLLMServer(base, served_model_name=BASE_MODEL, lora_modules=modules, log_path=logs / "lora_server.log",
-                        extra_args=["--max-loras", str(max_loras)], **kwargs) as server:
+                        extra_args=[*no_cache, "--max-loras", str(max_loras)], **kwargs) as server:
             measure(server, "lora")
     if any(c.server == "merged" for c in plan):
         first = next(iter(modules))
         with tempfile.TemporaryDirectory(prefix="merged_") as tmp:
             merged = merge_adapter(modules[first], Path(tmp) / f"{first}_merged", base)
             with VLLMServer(merged, served_model_name=MERGED_MODEL, log_path=logs / "merged_server.log",
-                            **kwargs) as server:
+                            extra_args=no_cache, **kwargs) as server:
                 measure(server, "merged")
     ordered = {c.name: measured[c.name] for c in plan}
     tok_s = {name: float(r["output_throughput"]) for name, r in ordered.items()}
@@ -310,6 +316,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapter", action="append", default=None, metavar="NAME=PATH",
                         help="a LoRA module (repeat); default reader= and sst2= the course's adapters")
     parser.add_argument("--kv-cache-mib", type=int, default=256)
+    parser.add_argument("--dtype", default="float32", help="the servers' --dtype (float32 on a CPU; bfloat16 on a GPU)")
     parser.add_argument("--log-dir", default=None, help="where the servers' logs go (default a temporary folder)")
     parser.add_argument("--result-path", default=None, help="write the full result (every case's metrics) as JSON")
     parser.add_argument("--record", default=None, metavar="PATH",
@@ -347,7 +354,7 @@ def run_cli(args: argparse.Namespace) -> int:
     result = run_multi_lora(
         args.cases, adapters, args.num_prompts, args.input_len, args.output_len,
         args.max_concurrency, args.num_warmups, args.max_loras, log_dir=args.log_dir,
-        server_kwargs={"kv_cache_memory_bytes": args.kv_cache_mib * 1024**2},
+        server_kwargs={"kv_cache_memory_bytes": args.kv_cache_mib * 1024**2, "dtype": args.dtype},
     )
     show_table(table_rows(result), formats={"output tok/s": ",.1f", "vs merged": ".2f",
                                             "median TPOT ms": ",.1f", "p99 E2EL ms": ",.0f"})
