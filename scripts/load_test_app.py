@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Load-test the capstone service on loopback, bounded in requests and time.
 
-Starts ``python -m genai_lab.app`` (the real SmolLM2 in-process, or ``--fake``) on a free port,
+Starts ``python -m genai_lab.app`` (by default with the vLLM server it manages; ``--in-process`` for
+SmolLM2 in the service's own process; ``--fake`` for the fake models) on a free port,
 sends N questions from the knowledge base's question set, C at a time, and accounts for every one:
 answered, rejected with a clear status (429/503), failed with an error event, or lost (must be 0).
 Samples the service's resident memory before, during and after; reports p50/p99 latency.
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=8)
     parser.add_argument("--fast", action="store_true", help="24 requests")
     parser.add_argument("--fake", action="store_true", help="fake models (checks the plumbing in seconds)")
+    parser.add_argument("--in-process", action="store_true", help="SmolLM2 in the service's process, no vLLM")
     parser.add_argument("--time-limit", type=float, default=1200.0, help="seconds after which no new request is sent")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     args = parser.parse_args(argv)
@@ -41,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     lines = (data_dir() / "kb" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
     service_args = ["--fake"] if args.fake else ["--max-new-tokens", str(args.max_new_tokens)]
-    print(f"starting the service ({'fake' if args.fake else 'real SmolLM2'} models)...", flush=True)
+    if args.in_process and not args.fake:
+        service_args.append("--in-process")
+    backend = "fake" if args.fake else ("in-process SmolLM2" if args.in_process else "SmolLM2 on vLLM")
+    print(f"starting the service ({backend} models)...", flush=True)
     with AppProcess(service_args) as app:
         health = app.health
         print(f"service up at {app.url} (pid {app.pid}): {health['models']['internal']}; limits {health['limits']}")

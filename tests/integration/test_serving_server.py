@@ -123,6 +123,8 @@ def test_command_is_bounded_and_loopback() -> None:
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
     assert int(cmd[cmd.index("--kv-cache-memory-bytes") + 1]) > 0
     assert "--enforce-eager" in cmd and cmd[cmd.index("--block-size") + 1] == "16"
+    assert "--disable-log-stats" in cmd  # quiet by default
+    assert "--disable-log-stats" not in VLLMServer(model="/m", port=1234, log_stats=True).command()
 
 
 # ---- one real vLLM server for the rest: the session fixture `vllm_server` lives in conftest.py ----

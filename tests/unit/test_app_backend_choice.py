@@ -130,6 +130,7 @@ def test_vllm_starts_with_prefix_caching_and_the_lora_modules_and_shows_progress
     assert server.events == ["launch", "ready"]
     assert "--enable-prefix-caching" in server.settings["extra_args"]
     assert server.settings["extra_args"][-2:] == ["--max-loras", "1"]
+    assert server.settings["log_stats"] is True  # vLLM keeps its engine stats in /metrics (prefix-cache hits)
     assert server.settings["lora_modules"] == modules and server.settings["startup_timeout"] == 120
     progress = [r.getMessage() for r in caplog.records if "vLLM is starting..." in r.getMessage()]
     assert progress and all(" s (timeout 120 s" in line for line in progress)

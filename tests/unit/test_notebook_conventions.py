@@ -133,3 +133,22 @@ def test_the_no_benchmark_pass_covers_every_notebook_that_reads_a_benchmark():
     assert reading, "no notebook reads a benchmark: the pattern above is broken"
     missing = reading - set(listed)
     assert not missing, f"{sorted(missing)} read a benchmark, but `make notebooks-nobench` skips them (BENCH_READERS)"
+
+
+# What a committed output must not show: the build machine's own folders (a worktree, a home directory)
+# or a bare Path repr. A learner's own cache paths (~/.cache/...) and a server's temporary log file are
+# what they will see themselves, so those are allowed.
+BUILD_MACHINE_PATHS = ("PosixPath('", "recording to /", "/work/wt/", "/home/runner/")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
+def test_outputs_show_no_build_machine_paths(path):
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+            found = [p for p in BUILD_MACHINE_PATHS if p in text]
+            assert not found, (
+                f"{path.name} cell {index} prints {found[0]!r}: print paths relative to the repository "
+                "(Recorder.display_path), end a cell that returns a Path with ';', and re-run it"
+            )

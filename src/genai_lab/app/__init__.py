@@ -10,6 +10,7 @@ streaming), its web page, a Python client and a load test.
 - :mod:`genai_lab.app.config`: ``AppConfig``, every limit of the service;
 - :mod:`genai_lab.app.server`: uvicorn with header/body deadlines (slow clients are cut off);
 - :mod:`genai_lab.app.backends`: the models behind the slots (vLLM or in process; the grounded reader);
+- :mod:`genai_lab.app.startup`: which backend answers (the managed vLLM server by default, its fallback);
 - :mod:`genai_lab.app.balance`: least-outstanding balancing across several vLLM servers
   (``GENAI_LAB_VLLM_URLS``);
 - :mod:`genai_lab.app.index`: the knowledge-base index that grows without a restart;

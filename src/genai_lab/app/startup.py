@@ -134,11 +134,13 @@ def vllm_server_args(lora_modules: Mapping[str, Path], startup_timeout: float) -
     """The :class:`~genai_lab.serving.server.VLLMServer` settings of the managed server: the course's
     bounded KV cache and model length (the class defaults), prefix caching on, the LoRA modules, with
     room for all of them in one batch (``--max-loras``; vLLM's default, 1, would serialise requests for
-    different adapters)."""
+    different adapters), and vLLM's engine stats kept in its ``/metrics`` (prefix-cache hits, queue depth)."""
     extra = ["--enable-prefix-caching"]
     if lora_modules:
         extra += ["--max-loras", str(len(lora_modules))]
-    return {"lora_modules": dict(lora_modules), "startup_timeout": startup_timeout, "extra_args": extra}
+    return {
+        "lora_modules": dict(lora_modules), "startup_timeout": startup_timeout, "extra_args": extra, "log_stats": True,
+    }  # fmt: skip
 
 
 def _wait_with_progress(server: Any, every: float) -> None:

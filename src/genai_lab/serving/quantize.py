@@ -1,8 +1,9 @@
-"""Shrinking the model: float32, bfloat16 and int8 side by side on the same prompts.
+"""Shrinking the model: float32, bfloat16 and two int8 schemes side by side on the same prompts.
 
-- :func:`load_variant` gives SmolLM2 in ``float32``, ``bfloat16``, or ``int8`` (PyTorch dynamic
+- :func:`load_variant` gives SmolLM2 in ``float32``, ``bfloat16``, ``int8`` (PyTorch dynamic
   quantization: the weights of every ``nn.Linear`` but the output head stored as int8 with one scale per tensor, the
-  activations quantized on the fly; it runs on any CPU);
+  activations quantized on the fly; it runs on any CPU), or ``int8_weight_only`` (the same weights as int8
+  with one scale per output channel, activations left in float: :mod:`genai_lab.serving.weight_only`);
 - :func:`model_size_mb` measures what the weights take (the serialized state dict, so packed int8
   weights count at their real size);
 - :func:`perplexity` scores a held-out text with a sliding window;
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-DTYPES = ("float32", "bfloat16", "int8")
+DTYPES = ("float32", "bfloat16", "int8", "int8_weight_only")
 
 
 def quantize_int8(model: torch.nn.Module, skip: tuple[str, ...] = ("lm_head",)) -> torch.nn.Module:
@@ -51,7 +52,7 @@ def quantize_int8(model: torch.nn.Module, skip: tuple[str, ...] = ("lm_head",)) 
 
 
 def load_variant(dtype: str, model: PreTrainedModel | None = None) -> PreTrainedModel:
-    """SmolLM2 (or a copy of ``model``) as ``float32``, ``bfloat16`` or ``int8``, on the CPU."""
+    """SmolLM2 (or a copy of ``model``) as one of :data:`DTYPES`, on the CPU."""
     import copy
 
     import torch
@@ -66,6 +67,10 @@ def load_variant(dtype: str, model: PreTrainedModel | None = None) -> PreTrained
     base = copy.deepcopy(module).to(torch.bfloat16) if dtype == "bfloat16" else module.float()
     if dtype == "int8":
         base = quantize_int8(base)  # a quantized copy of the same class, its Linear layers swapped
+    elif dtype == "int8_weight_only":
+        from genai_lab.serving.weight_only import quantize_int8_weight_only
+
+        base = quantize_int8_weight_only(base)  # a copy, its Linear layers (but the head) int8 per channel
     return cast("PreTrainedModel", base.eval())
 
 

@@ -136,6 +136,7 @@ class VLLMServer(ManagedProcess):
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         lora_modules: Mapping[str, str | Path] | None = None,
+        log_stats: bool = False,
     ) -> None:
         if kv_cache_memory_bytes <= 0:
             raise ValueError(
@@ -158,6 +159,9 @@ class VLLMServer(ManagedProcess):
         self.block_size = block_size
         self.max_num_seqs = max_num_seqs
         self.extra_args = list(extra_args)
+        # vLLM's --disable-log-stats also empties its Prometheus /metrics of engine stats (prefix-cache
+        # hits, queue depth); log_stats=True keeps them, for a service that is monitored or load-tested.
+        self.log_stats = log_stats
         self.lora_modules = {name: Path(path) for name, path in (lora_modules or {}).items()}
         for name, path in self.lora_modules.items():
             if not (path / "adapter_config.json").is_file():
@@ -188,8 +192,9 @@ class VLLMServer(ManagedProcess):
             "--dtype", self.dtype,
             "--max-model-len", str(self.max_model_len),
             "--kv-cache-memory-bytes", str(self.kv_cache_memory_bytes),
-            "--disable-log-stats",
         ]  # fmt: skip
+        if not self.log_stats:
+            cmd.append("--disable-log-stats")
         if self.enforce_eager:
             cmd.append("--enforce-eager")
         if self.block_size is not None:
