@@ -283,3 +283,11 @@ def test_healthz_reports_the_backend_and_why(backend, shown):
     health = TestClient(app, base_url="http://127.0.0.1").get("/healthz").json()
     assert health["backend"] == shown
     assert health["reason"] == "vLLM did not start: boom" and health["vllm"]["managed"] is False
+
+
+def test_the_committed_course_adapters_are_all_served():
+    """Both adapters in data/ (the grounded reader and the Part 1 SST-2 adapter) pass the checks, so a
+    fresh clone's managed vLLM server registers both as LoRA modules."""
+    from genai_lab.app.startup import course_lora_modules
+
+    assert sorted(course_lora_modules()) == ["reader", "sst2"]

@@ -38,7 +38,8 @@ log = logging.getLogger("genai_lab.app")
 #: grounded reader of notebook 35 (:data:`genai_lab.rag.llm.READER_MODEL`), which the chat model uses
 #: by default; every other module is offered on the page as a per-request adapter.
 COURSE_LORA_MODULES: tuple[tuple[str, str], ...] = (
-    ("reader", "reader/adapter"),
+    ("reader", "reader/adapter"),  # the grounded reader (notebook 35): the RAG answers' default
+    ("sst2", "adapters/sst2_sentiment"),  # a Part 1 adapter: SST-2 sentiment as generation
 )
 
 #: What ``/healthz`` and the page call each backend (``"transformers"`` is SmolLM2 in this process).

@@ -31,7 +31,7 @@ against ``merged``. The requests are streamed with :func:`genai_lab.serving.benc
 and measured with :func:`genai_lab.serving.bench.metrics.compute_metrics`. Command line::
 
     python -m genai_lab.serving.bench multi-lora --num-prompts 64 --output-len 32 --max-concurrency 8 \\
-        --record results/22_vllm_serving.json
+        --record results/multi_lora.json
 """
 
 from __future__ import annotations
