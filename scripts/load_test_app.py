@@ -11,8 +11,10 @@ Samples the service's resident memory before, during and after; reports p50/p99 
     python scripts/load_test_app.py --fast          # 24 at 8
     python scripts/load_test_app.py --fake --fast   # seconds, no model
 
-A full run of the real model records ``app.load.*`` in results/40_capstone_app.json; ``--fast`` or
-``--fake`` runs record into build/results-fast/. Exit status 1 when a request was lost.
+A full run of the real model records ``app.load.<backend>.*`` (``vllm`` or ``in_process``: answers per
+second, p50/p99, the service's time to first token, vLLM's prefix-cache hit rate and its memory) in
+results/40_capstone_app.json; ``--fast`` or ``--fake`` runs record into build/results-fast/.
+Exit status 1 when a request was lost.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import sys
 import time
 
 from genai_lab.app import app_recorder
-from genai_lab.app.client import AppProcess, ask
+from genai_lab.app.client import AppProcess, ask, get_json
 from genai_lab.app.loadtest import run_load
+from genai_lab.app.serving_stats import read_prefix_cache, tree_rss_mb
 from genai_lab.paths import build_dir, data_dir
 
 
@@ -53,16 +56,30 @@ def main(argv: list[str] | None = None) -> int:
         warm = time.perf_counter()
         ask(app.url, questions[0])  # warm-up: first-call costs (threads, caches) are not load
         print(f"warm-up request: {time.perf_counter() - warm:.1f} s; now {n} requests at {args.concurrency} concurrent")
+        vllm = health.get("vllm") or {}
+        cache_before = read_prefix_cache(vllm["url"]) if vllm.get("url") else None
         report = run_load(
             app.url, questions, n=n, concurrency=args.concurrency, time_limit_s=args.time_limit, pid=app.pid,
             progress=True,
         )  # fmt: skip
+        extra: dict[str, float] = {}
+        served = get_json(app.url, "/metrics.json").get("latency_ms", {})
+        if served.get("first_token_p50") is not None:  # the service's own measure, recent requests
+            extra["ttft_p50_ms"] = round(served["first_token_p50"], 1)
+        if cache_before is not None:
+            rate = read_prefix_cache(vllm["url"]).hit_rate_since(cache_before)
+            if rate is not None:
+                extra["prefix_cache_hit_rate"] = round(rate, 4)
+        if vllm.get("pid"):
+            extra["vllm_server_rss_mb"] = round(tree_rss_mb(int(vllm["pid"])), 1)
     print(report.summary())
     if report.lost_reasons:
         print("lost:", *report.lost_reasons, sep="\n  ")
     full = not (args.fast or args.fake) and n >= 200
     rec = app_recorder(None if full else build_dir() / "results-fast")
-    prefix = "app.load" if not args.fake else "app.load_fake"
+    # One set of keys per backend (issue 15: app.load.<in_process|vllm>.*); the fake models apart.
+    backend_key = health.get("backend", "vllm")
+    prefix = "app.load_fake" if args.fake else f"app.load.{backend_key}"
     values = {
         f"{prefix}.requests": report.requests,
         f"{prefix}.concurrency": report.concurrency,
@@ -81,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{prefix}.rss_after_mb": round(report.rss_after_mb, 1),
             f"{prefix}.rss_peak_mb": round(report.rss_peak_mb, 1),
         })  # fmt: skip
+    if report.answered and report.wall_s > 0:
+        values[f"{prefix}.answers_per_s"] = round(report.answered / report.wall_s, 3)
+    values.update({f"{prefix}.{key}": value for key, value in extra.items()})
     rec.update(values)
     print(f"recorded {len(values)} figures in {rec.path}")
     return 1 if report.lost else 0
