@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -114,49 +113,18 @@ def train_adapter(
     progress: bool = True,
 ) -> TrainingCurve:
     """Train the trainable parameters of ``model`` (a ``peft`` LoRA model) on ``examples`` as
-    generation, with the loss on the label word only; stops after ``steps`` or ``max_seconds``."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
-
-    from genai_lab.peft.data import endless_batches
-    from genai_lab.peft.train import bf16_is_fast, optimizer_step
-    from genai_lab.reader.data import collate
-    from genai_lab.reader.train import TrainingCurve
+    generation, with the loss on the label word only; stops after ``steps`` or ``max_seconds``. The loop
+    is the reader's (:func:`genai_lab.reader.train.train_steps`)."""
+    from genai_lab.reader.train import train_steps
 
     items = [tokenize(tokenizer, e) for e in examples]
     kept = [x for x in items if len(x) <= config.max_length]
-    if len(kept) < config.batch_size:
-        raise ValueError(
-            f"{len(kept)} examples fit max_length={config.max_length}; need at least batch_size={config.batch_size}."
-        )
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ValueError("The model has no trainable parameter; wrap it with peft.get_peft_model(model, config).")
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    torch.manual_seed(config.seed)
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr)
-    schedule = get_linear_schedule_with_warmup(optimizer, min(config.warmup_steps, config.steps), config.steps)
-    batches = endless_batches([len(x) for x in kept], config.batch_size, seed=config.seed)
-    device = next(model.parameters()).device
-    bf16 = bf16_is_fast(device.type) if config.bf16 is None else config.bf16
-    curve = TrainingCurve(dropped_long=len(items) - len(kept), stopped_by="max_steps")
-    model.train()
-    began = time.perf_counter()
-    bar = tqdm(range(config.steps), desc="sst2 adapter", disable=not progress)
-    for _ in bar:
-        if time.perf_counter() - began >= config.max_seconds:
-            curve.stopped_by = "max_seconds"
-            break
-        batch = {k: v.to(device) for k, v in collate([kept[i] for i in next(batches)], int(pad)).items()}
-        loss, seconds = optimizer_step(model, batch, trainable, optimizer, schedule, config.max_grad_norm, bf16)
-        curve.loss.append(loss)
-        curve.seconds.append(seconds)
-        curve.tokens.append(int(batch["input_ids"].numel()))
-        curve.answer_tokens.append(int((batch["labels"] != -100).sum().item()))
-        bar.set_postfix(loss=f"{loss:.3f}")
-    model.eval()
-    return curve
+    return train_steps(
+        model, tokenizer, kept, dropped=len(items) - len(kept), steps=config.steps,
+        max_seconds=config.max_seconds, batch_size=config.batch_size, max_length=config.max_length, lr=config.lr,
+        weight_decay=0.01, warmup_steps=config.warmup_steps, max_grad_norm=config.max_grad_norm, seed=config.seed,
+        bf16=config.bf16, desc="sst2 adapter", progress=progress,
+    )  # fmt: skip
 
 
 def tidy_adapter_folder(out: Path, info: dict[str, Any]) -> None:

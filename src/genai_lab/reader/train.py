@@ -138,6 +138,38 @@ def train_reader(
 ) -> TrainingCurve:
     """Train the trainable parameters of ``model`` (a ``peft`` model, see :func:`add_seed_lora`) on
     ``examples`` with the answer-only loss, length-bucketed batches, and a time budget."""
+    config = config or ReaderTrainConfig()
+    items, dropped = tokenize_all(tokenizer, examples, config.max_length)
+    return train_steps(
+        model, tokenizer, items, dropped=dropped, steps=config.max_steps, max_seconds=config.max_seconds,
+        batch_size=config.batch_size, max_length=config.max_length, lr=config.lr,
+        weight_decay=config.weight_decay, warmup_steps=config.warmup_steps, max_grad_norm=config.max_grad_norm,
+        seed=config.seed, bf16=config.bf16, desc="reader", progress=progress,
+    )  # fmt: skip
+
+
+def train_steps(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    items: Sequence[TokenizedExample],
+    *,
+    dropped: int,
+    steps: int,
+    max_seconds: float,
+    batch_size: int,
+    max_length: int,
+    lr: float,
+    weight_decay: float,
+    warmup_steps: int,
+    max_grad_norm: float,
+    seed: int,
+    bf16: bool | None,
+    desc: str,
+    progress: bool = True,
+) -> TrainingCurve:
+    """The course's LoRA training loop for generation (the reader, and Part 1's SST-2 adapter): AdamW
+    with linear warm-up and decay, length-bucketed batches of already tokenized ``items`` (loss on the
+    labelled tokens only), bfloat16 autocast where it is fast, and a step and time budget."""
     import torch
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -145,39 +177,38 @@ def train_reader(
     from genai_lab.peft.data import endless_batches
     from genai_lab.peft.train import bf16_is_fast, optimizer_step
 
-    config = config or ReaderTrainConfig()
-    items, dropped = tokenize_all(tokenizer, examples, config.max_length)
-    if len(items) < config.batch_size:
-        raise ValueError(
-            f"{len(items)} examples fit max_length={config.max_length}; need at least batch_size={config.batch_size}."
-        )
+    if len(items) < batch_size:
+        raise ValueError(f"{len(items)} examples fit max_length={max_length}; need at least batch_size={batch_size}.")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
         raise ValueError("The tokenizer has neither a pad nor an EOS token.")
-    torch.manual_seed(config.seed)  # LoRA's initialisation is done; this fixes the dropout masks
+    torch.manual_seed(seed)  # LoRA's initialisation is done; this fixes the dropout masks
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
-        raise ValueError("The model has no trainable parameter; wrap it with add_seed_lora(model) first.")
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    schedule = get_linear_schedule_with_warmup(optimizer, min(config.warmup_steps, config.max_steps), config.max_steps)
-    batches = endless_batches([len(x) for x in items], config.batch_size, seed=config.seed)
+        raise ValueError(
+            "The model has no trainable parameter; wrap it with peft.get_peft_model first (add_seed_lora(model) "
+            "for the lecture's configuration)."
+        )
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
+    schedule = get_linear_schedule_with_warmup(optimizer, min(warmup_steps, steps), steps)
+    batches = endless_batches([len(x) for x in items], batch_size, seed=seed)
     device = next(model.parameters()).device
-    bf16 = bf16_is_fast(device.type) if config.bf16 is None else config.bf16
+    use_bf16 = bf16_is_fast(device.type) if bf16 is None else bf16
     curve = TrainingCurve(dropped_long=dropped, stopped_by="max_steps")
     model.train()
-    bar = tqdm(range(config.max_steps), desc="reader", disable=not progress)
+    bar = tqdm(range(steps), desc=desc, disable=not progress)
     began = time.perf_counter()
     for _ in bar:
-        if time.perf_counter() - began >= config.max_seconds:
+        if time.perf_counter() - began >= max_seconds:
             curve.stopped_by = "max_seconds"
             break
         batch = {k: v.to(device) for k, v in collate([items[i] for i in next(batches)], int(pad)).items()}
-        loss, seconds = optimizer_step(model, batch, trainable, optimizer, schedule, config.max_grad_norm, bf16)
+        loss, seconds = optimizer_step(model, batch, trainable, optimizer, schedule, max_grad_norm, use_bf16)
         curve.seconds.append(seconds)
         curve.loss.append(loss)
         curve.tokens.append(int(batch["input_ids"].numel()))
         curve.answer_tokens.append(int((batch["labels"] != -100).sum().item()))
-        bar.set_postfix(loss=f"{curve.loss[-1]:.3f}")
+        bar.set_postfix(loss=f"{loss:.3f}")
     model.eval()
     return curve
 
