@@ -13,21 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-from genai_lab.app.browser import INSTALL_HINT, find_chromium, launch
 from genai_lab.course import write_summary
 from genai_lab.course_headlines import FAST_MODE, MET, NO_BAR, NOT_A_NUMBER, NOT_MET, NOT_RECORDED, load_spec
 from genai_lab.paths import repo_root
 
 RECORD_ENV = "GENAI_LAB_RECORD_SCREENSHOT"
-
-
-def _need(what: str) -> None:
-    message = f"{what} is missing, so the browser test cannot run. {INSTALL_HINT}"
-    if os.environ.get("CI"):
-        pytest.fail(f"On CI the browser test must run: {message} (scripts/setup.sh does this on CI).")
-    pytest.skip(message)
 
 
 def _shrink_png(path: Path) -> None:
@@ -36,21 +26,6 @@ def _shrink_png(path: Path) -> None:
 
     with Image.open(path) as im:
         im.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need("The Python package playwright")
-    executable = find_chromium()
-    if executable is None:
-        _need("Chromium")
-    with sync_playwright() as p:
-        b = launch(p, executable)
-        yield b
-        b.close()
 
 
 def test_results_page_opens_with_the_headlines_in_a_real_browser(browser, tmp_path):
