@@ -14,6 +14,9 @@ Samples the service's resident memory before, during and after; reports p50/p99 
 A full run of the real model records ``app.load.<backend>.*`` (``vllm`` or ``in_process``: answers per
 second, p50/p99, the service's time to first token, vLLM's prefix-cache hit rate and its memory) in
 results/40_capstone_app.json; ``--fast`` or ``--fake`` runs record into build/results-fast/.
+``--sweep 1,2,4,8,16`` measures one service at each level instead (``genai_lab.app.sweep``: at least 16
+requests and two full rounds per level) and records ``app.sweep.<backend>.c<level>.*`` and the knee,
+``app.sweep.<backend>.knee``; with ``--fake`` or ``--fast`` into build/results-fast/.
 Exit status 1 when a request was lost.
 """
 
@@ -28,6 +31,7 @@ from genai_lab.app import app_recorder
 from genai_lab.app.client import AppProcess, ask, get_json
 from genai_lab.app.loadtest import run_load
 from genai_lab.app.serving_stats import read_prefix_cache, tree_rss_mb
+from genai_lab.app.sweep import SweepPoint, find_knee, parse_levels, requests_for, sweep_keys
 from genai_lab.paths import build_dir, data_dir
 
 
@@ -40,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-process", action="store_true", help="SmolLM2 in the service's process, no vLLM")
     parser.add_argument("--time-limit", type=float, default=1200.0, help="seconds after which no new request is sent")
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--sweep", metavar="LEVELS", help="a concurrency sweep instead, e.g. 1,2,4,8,16")
+    parser.add_argument("--sweep-min-requests", type=int, default=16, help="requests per sweep level, at least")
     args = parser.parse_args(argv)
+    try:
+        levels = parse_levels(args.sweep) if args.sweep else []
+    except ValueError as err:
+        parser.error(str(err))
     n = args.requests or (24 if args.fast else 200)
 
     lines = (data_dir() / "kb" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
@@ -57,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         ask(app.url, questions[0])  # warm-up: first-call costs (threads, caches) are not load
         print(f"warm-up request: {time.perf_counter() - warm:.1f} s; now {n} requests at {args.concurrency} concurrent")
         vllm = health.get("vllm") or {}
+        if levels:
+            return _sweep(app, questions, levels, args, health)
         cache_before = read_prefix_cache(vllm["url"]) if vllm.get("url") else None
         report = run_load(
             app.url, questions, n=n, concurrency=args.concurrency, time_limit_s=args.time_limit, pid=app.pid,
@@ -104,6 +116,37 @@ def main(argv: list[str] | None = None) -> int:
     rec.update(values)
     print(f"recorded {len(values)} figures in {rec.path}")
     return 1 if report.lost else 0
+
+
+def _sweep(app: AppProcess, questions: list[str], levels: list[int], args: argparse.Namespace,
+           health: dict) -> int:
+    """One ``run_load`` per level on the running service; record every level and the knee."""
+    backend = "fake" if args.fake else health.get("backend", "vllm")
+    minimum = 4 if args.fast else args.sweep_min_requests
+    points: list[SweepPoint] = []
+    lost = 0
+    for c in levels:
+        n = requests_for(c, minimum)
+        report = run_load(app.url, questions, n=n, concurrency=c, time_limit_s=args.time_limit, pid=app.pid)
+        print(f"[{c:>2} concurrent] {report.summary()}", flush=True)
+        lost += report.lost
+        if not report.answered or report.p50_ms is None or report.p99_ms is None or report.wall_s <= 0:
+            print(f"no answers at {c} concurrent: the sweep stops here", file=sys.stderr)
+            break
+        points.append(SweepPoint(c, round(report.answered / report.wall_s, 3), round(report.p50_ms, 1),
+                                 round(report.p99_ms, 1), report.lost, report.requests))
+    if not points:
+        return 1
+    knee = find_knee(points)
+    print(f"knee ({backend}): {knee.concurrency} concurrent, {knee.answers_per_s} answers/s, "
+          f"p99 {knee.p99_ms / 1000:.1f} s")
+    rec = app_recorder(build_dir() / "results-fast" if (args.fast or args.fake) else None)
+    values: dict[str, float | int] = {f"app.sweep.{backend}.knee": knee.concurrency}
+    for point in points:
+        values.update(sweep_keys(backend, point))
+    rec.update(values)
+    print(f"recorded {len(values)} figures in {rec.path}")
+    return 1 if lost else 0
 
 
 if __name__ == "__main__":

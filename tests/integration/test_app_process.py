@@ -60,3 +60,24 @@ def test_the_default_app_serves_through_its_own_vllm_and_stops_it():
         assert "(vllm" in result.route["model"]
         assert "starting vLLM on" in app.log_tail(400) and "vLLM is ready" in app.log_tail(400)
     assert _group_gone(vllm_group, 30), "the app's vLLM server outlived the app"
+
+
+def test_the_load_scripts_sweep_records_every_level_and_the_knee(tmp_path: Path):
+    """``scripts/load_test_app.py --sweep`` with fake models: one service, one run per level, nothing
+    lost, and the levels and the knee recorded (fast runs record into build/results-fast/)."""
+    import json
+    import subprocess
+    import sys
+
+    from genai_lab.paths import build_dir, repo_root
+
+    done = subprocess.run(
+        [sys.executable, str(repo_root() / "scripts" / "load_test_app.py"), "--fake", "--fast", "--sweep", "1,2"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "[ 1 concurrent]" in done.stdout and "[ 2 concurrent]" in done.stdout
+    assert "0 lost" in done.stdout and "knee (fake):" in done.stdout
+    recorded = json.loads((build_dir() / "results-fast" / "40_capstone_app.json").read_text())
+    assert recorded["app.sweep.fake.knee"] in (1, 2)
+    assert recorded["app.sweep.fake.c2.requests"] == 4 and recorded["app.sweep.fake.c1.lost"] == 0
