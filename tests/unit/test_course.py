@@ -204,9 +204,10 @@ def test_format_value():
     assert format_value(0.123456, "raw") == "0.1235" and format_value(200, "raw") == "200"
 
 
-# Keys issue 17 asks for that a notebook may not have recorded yet; every other headline key must be in
-# the committed results, so that a typo in data/results_page.json cannot hide as "not recorded".
-PENDING = {"peft.budget_steps", "quant.int8_weight_only.perplexity"}
+# Keys a notebook may not have recorded yet (none now: issue 17's keys are all recorded); every other
+# headline key must be in the committed results, so that a typo in data/results_page.json cannot hide
+# as "not recorded".
+PENDING: set[str] = set()
 
 
 def test_the_committed_definitions_name_recorded_keys():
