@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     n = args.requests or (24 if args.fast else 200)
 
-    lines = (data_dir() / "kb" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    questions = _questions(with_extra=bool(levels))
     service_args = ["--fake"] if args.fake else ["--max-new-tokens", str(args.max_new_tokens)]
     if args.in_process and not args.fake:
         service_args.append("--in-process")
@@ -65,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"service up at {app.url} (pid {app.pid}): {health['models']['internal']}; limits {health['limits']}")
         warm = time.perf_counter()
         ask(app.url, questions[0])  # warm-up: first-call costs (threads, caches) are not load
-        print(f"warm-up request: {time.perf_counter() - warm:.1f} s; now {n} requests at {args.concurrency} concurrent")
+        plan = f"a sweep over {levels} concurrent" if levels else f"{n} requests at {args.concurrency} concurrent"
+        print(f"warm-up request: {time.perf_counter() - warm:.1f} s; now {plan}")
         vllm = health.get("vllm") or {}
         if levels:
             return _sweep(app, questions, levels, args, health)
@@ -118,6 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report.lost else 0
 
 
+def _questions(with_extra: bool) -> list[str]:
+    """The knowledge base's question set; for a sweep, followed by the hand-written advanced queries, so
+    that each level can ask questions no earlier level asked (a repeated prompt would be answered from
+    vLLM's prefix cache and inflate its throughput)."""
+    paths = [data_dir() / "kb" / "questions.jsonl"]
+    if with_extra:
+        paths.append(data_dir() / "kb_eval" / "advanced_queries.jsonl")
+    questions: list[str] = []
+    for path in paths:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        questions += [q for line in lines if line.strip() and (q := json.loads(line)["question"]) not in questions]
+    return questions
+
+
 def _sweep(app: AppProcess, questions: list[str], levels: list[int], args: argparse.Namespace,
            health: dict) -> int:
     """One ``run_load`` per level on the running service; record every level and the knee."""
@@ -125,10 +139,22 @@ def _sweep(app: AppProcess, questions: list[str], levels: list[int], args: argpa
     minimum = 4 if args.fast else args.sweep_min_requests
     points: list[SweepPoint] = []
     lost = 0
+    vllm_url = (health.get("vllm") or {}).get("url")
+    hit_rates: dict[int, float] = {}
+    offset = 1  # questions[0] was the warm-up
     for c in levels:
         n = requests_for(c, minimum)
-        report = run_load(app.url, questions, n=n, concurrency=c, time_limit_s=args.time_limit, pid=app.pid)
-        print(f"[{c:>2} concurrent] {report.summary()}", flush=True)
+        fresh = [questions[(offset + i) % len(questions)] for i in range(n)]  # no question of an earlier level
+        offset += n
+        if offset > len(questions):
+            print(f"note: all {len(questions)} questions asked; later levels repeat some", file=sys.stderr)
+        before = read_prefix_cache(vllm_url) if vllm_url else None
+        report = run_load(app.url, fresh, n=n, concurrency=c, time_limit_s=args.time_limit, pid=app.pid)
+        hits = ""
+        if vllm_url and before is not None and (rate := read_prefix_cache(vllm_url).hit_rate_since(before)) is not None:
+            hit_rates[c] = round(rate, 4)
+            hits = f"; prefix-cache hits {rate:.1%}"
+        print(f"[{c:>2} concurrent] {report.summary()}{hits}", flush=True)
         lost += report.lost
         if not report.answered or report.p50_ms is None or report.p99_ms is None or report.wall_s <= 0:
             print(f"no answers at {c} concurrent: the sweep stops here", file=sys.stderr)
@@ -144,6 +170,7 @@ def _sweep(app: AppProcess, questions: list[str], levels: list[int], args: argpa
     values: dict[str, float | int] = {f"app.sweep.{backend}.knee": knee.concurrency}
     for point in points:
         values.update(sweep_keys(backend, point))
+    values.update({f"app.sweep.{backend}.c{c}.prefix_cache_hit_rate": rate for c, rate in hit_rates.items()})
     rec.update(values)
     print(f"recorded {len(values)} figures in {rec.path}")
     return 1 if lost else 0

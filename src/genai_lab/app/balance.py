@@ -325,7 +325,7 @@ class LeastOutstandingBalancer(Runnable[LanguageModelInput, BaseMessage]):
     # -- counters ------------------------------------------------------------------------------------
     @property
     def requests_per_server(self) -> list[int]:
-        """Requests each replica served, in the order given (``app.balance.requests_per_server``)."""
+        """Requests each replica served, in the order given (``app.balance.requests_per_server.server<i>``)."""
         return [r.served for r in self.replicas]
 
     def stats(self) -> list[dict[str, Any]]:

@@ -109,8 +109,14 @@ def plot_sweep(sweeps: Mapping[str, Sequence[SweepPoint]], title: str = "") -> F
                       edgecolors=line.get_color(), linewidths=2)
         ax_tp.annotate(f"knee: {knee.concurrency}", (knee.concurrency, knee.answers_per_s),
                        textcoords="offset points", xytext=(6, -14), fontsize=8)
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    levels = sorted({p.concurrency for points in sweeps.values() for p in points})
     for ax in (ax_tp, ax_lat):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(levels)
+        ax.xaxis.set_major_formatter(ScalarFormatter())  # 1, 2, 4, 8, 16 rather than powers of two
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("requests in flight (concurrency)")
         ax.legend(fontsize=8)
     ax_tp.set_ylabel("answers per second")
