@@ -206,3 +206,12 @@ def test_deep_prompts_from_text_make_the_model_read_the_text_first():
     torch.testing.assert_close(prefixed, read_first, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="prefix_projection=False"):
         init_deep_prompts_from_text(get_peft_model(tiny_classifier(), peft_config("prefix")), TextTok(), "good")
+
+
+def test_the_plan_for_a_run_is_the_full_plan_only_on_sst2_in_full_mode():
+    full = Plan.for_run(fast=False, smoke=False)
+    assert (full.budget_steps, full.search_steps, full.eval_every, full.n_tune) == (200, 30, 40, 200)
+    # the 48-sentence fallback set cannot spare 200 sentences for a tuning split: the smoke plan
+    for fast, smoke in [(True, False), (False, True), (True, True)]:
+        plan = Plan.for_run(fast=fast, smoke=smoke)
+        assert plan == Plan.fast() and plan.n_tune < 48 // 2
