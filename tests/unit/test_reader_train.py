@@ -10,6 +10,7 @@ import pytest
 import torch
 from langchain_core.documents import Document
 
+from genai_lab.models import tiny_llama
 from genai_lab.reader.data import ReaderExample, tokenize_example
 from genai_lab.reader.train import (
     CURVE_FILE,
@@ -50,6 +51,29 @@ def examples(n: int = 8) -> list[ReaderExample]:
 def test_the_seed_configuration_is_exactly_as_written() -> None:
     config = seed_lora_config()
     assert (config.task_type, config.r, config.lora_alpha, config.lora_dropout) == ("CAUSAL_LM", 8, 32, 0.1)
+    assert config.target_modules is None  # peft's defaults for the model (q_proj, v_proj for Llama)
+
+
+def test_the_all_linear_ablation_changes_only_the_targets(tokenizer) -> None:
+    seed = seed_lora_config()
+    ablation = seed_lora_config("all-linear")
+    assert ablation.target_modules == "all-linear"
+    assert (ablation.task_type, ablation.r, ablation.lora_alpha, ablation.lora_dropout) == (
+        seed.task_type, seed.r, seed.lora_alpha, seed.lora_dropout)
+    wrapped = {n.split(".")[-4] for n, _ in add_seed_lora(
+        tiny_llama(vocab_size=len(tokenizer), max_position_embeddings=1024), "all-linear").named_parameters()
+        if "lora_A" in n}  # fmt: skip
+    assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= wrapped
+    seed_wrapped = {n.split(".")[-4] for n, _ in tiny_reader(tokenizer).named_parameters() if "lora_A" in n}
+    assert seed_wrapped == {"q_proj", "v_proj"}
+
+
+def test_the_ablation_refuses_to_overwrite_the_course_reader(capsys) -> None:
+    from genai_lab.reader.cli import train_main
+
+    with pytest.raises(SystemExit) as stop:
+        train_main(["--target-modules", "all-linear"])
+    assert stop.value.code == 2 and "--out" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

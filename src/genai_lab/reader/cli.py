@@ -3,6 +3,7 @@ file, or train one.
 
     python -m genai_lab.reader eval --squad FILE [--limit N] [--split test] [--base | --adapter PATH]
     python -m genai_lab.reader train [--out DIR] [--steps N] [--seconds S] [--squad-limit N]
+    python -m genai_lab.reader train --out DIR --target-modules all-linear   # the ablation
 
 ``eval`` prints exactly one JSON object: ``em``, ``f1``, ``hasans_f1``, ``noans_accuracy``, ``n``. With
 neither ``--base`` nor ``--adapter`` it evaluates the course's trained adapter (``data/reader/adapter``).
@@ -92,9 +93,15 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kb-repeat", type=int, default=KB_REPEAT, help="copies of the KB's train examples")
     parser.add_argument("--abstain-share", type=float, default=ABSTAIN_SHARE,
                         help="the most of the mix that abstention targets may make")
+    parser.add_argument("--target-modules", default=None, metavar="all-linear",
+                        help="an ablation of the seed's targets (default q_proj, v_proj): e.g. all-linear")
     args = parser.parse_args(argv)
+    if args.target_modules is not None and args.out is None:
+        parser.error("--target-modules trains an ablation: give it its own --out folder, so that the course's "
+                     "reader (data/reader/adapter, the seed's configuration) is not overwritten.")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    config = ReaderTrainConfig(max_steps=args.steps, max_seconds=args.seconds, batch_size=args.batch_size, lr=args.lr)
+    config = ReaderTrainConfig(max_steps=args.steps, max_seconds=args.seconds, batch_size=args.batch_size, lr=args.lr,
+                               target_modules=args.target_modules)
     out, curve = run_training(args.out, config, args.squad_limit, args.kb_repeat, args.abstain_share)
     print(json.dumps({"adapter": str(out), **curve.summary(), "stopped_by": curve.stopped_by}))
     return 0

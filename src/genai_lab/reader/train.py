@@ -49,12 +49,16 @@ SQUAD_LIMIT = 1200  # SQuAD train questions drawn into the mix (of 2,464): more 
 KB_REPEAT = 2  # the KB's train examples, twice over
 
 
-def seed_lora_config() -> LoraConfig:
+def seed_lora_config(target_modules: str | list[str] | None = None) -> LoraConfig:
     """The seed's configuration, exactly as written: ``LoraConfig(task_type="CAUSAL_LM", r=8,
-    lora_alpha=32, lora_dropout=0.1)``."""
+    lora_alpha=32, lora_dropout=0.1)`` (peft's default targets for Llama: ``q_proj`` and ``v_proj``).
+    ``target_modules`` is the one ablation (``"all-linear"``: every linear layer but the head), to see
+    what the seed's choice costs or buys; the seed's settings are otherwise unchanged."""
     from peft import LoraConfig
 
-    return LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1)
+    if target_modules is None:
+        return LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1)
+    return LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1, target_modules=target_modules)
 
 
 def adapter_dir() -> Path:
@@ -76,6 +80,7 @@ class ReaderTrainConfig:
     max_length: int = 640  # longer examples are left out (truncating would cut the answer off)
     seed: int = 0
     bf16: bool | None = None  # bfloat16 autocast; None: where it is native (:func:`~genai_lab.peft.train.bf16_is_fast`)
+    target_modules: str | None = None  # None: the seed's (q_proj, v_proj); "all-linear" for the ablation
 
 
 @dataclass
@@ -122,11 +127,11 @@ def tokenize_all(
     return kept, len(items) - len(kept)
 
 
-def add_seed_lora(model: nn.Module) -> Any:
-    """``peft.get_peft_model`` with :func:`seed_lora_config`."""
+def add_seed_lora(model: nn.Module, target_modules: str | None = None) -> Any:
+    """``peft.get_peft_model`` with :func:`seed_lora_config` (``target_modules``: the ablation)."""
     from peft import get_peft_model
 
-    return get_peft_model(model, seed_lora_config())
+    return get_peft_model(model, seed_lora_config(target_modules))
 
 
 def train_reader(
@@ -296,7 +301,7 @@ def run_training(
 
     config = config or ReaderTrainConfig()
     model, tokenizer = load_smollm2()
-    peft_model = add_seed_lora(model)
+    peft_model = add_seed_lora(model, config.target_modules)
     mix = training_examples(squad_limit, kb_repeat, config.seed, abstain_share)
     curve = train_reader(peft_model, tokenizer, mix, config)
     return save_reader(peft_model, curve, out or adapter_dir(), config), curve
