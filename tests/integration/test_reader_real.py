@@ -95,6 +95,13 @@ def test_the_committed_adapter_reads_and_abstains_in_process() -> None:
     assert (adapter_dir() / "adapter_config.json").is_file(), "commit data/reader/adapter (notebook 35 trains it)"
     llm = get_chat_model("transformers", max_new_tokens=24)
     assert llm.reader == "reader"
+    from genai_lab.reader.calibrate import abstention_token_id, load_bias
+
+    # The abstention bias tuned for the adapter (notebook 35, section 6) is on the generation config.
+    bias = load_bias(adapter_dir())
+    generation = llm.llm.pipeline.model.generation_config
+    tokenizer = llm.llm.pipeline.tokenizer
+    assert generation.sequence_bias == ({(abstention_token_id(tokenizer),): bias} if bias else None)
     from langchain_core.documents import Document
 
     from genai_lab.rag.chain import format_docs, grounded_prompt
@@ -123,6 +130,10 @@ def test_vllm_serves_the_reader_as_a_lora_module(tmp_path: Path) -> None:
         assert set(served_models(server.base_url) or []) == {"smollm2", "reader"}
         llm = get_chat_model("vllm", base_url=server.base_url, max_new_tokens=24)
         assert llm.reader == "reader"
+        from genai_lab.reader.calibrate import logit_bias
+
+        # The same abstention bias as in process, sent as logit_bias (which vLLM must accept: invoke below).
+        assert (llm.extra_body or {}).get("logit_bias", {}) == logit_bias(adapter_dir())
         from langchain_core.documents import Document
 
         from genai_lab.rag.chain import format_docs, grounded_prompt

@@ -118,7 +118,11 @@ def test_too_long_examples_are_left_out_not_truncated(tokenizer) -> None:
 
 def test_save_writes_the_adapter_and_the_curve(trained, tmp_path: Path) -> None:
     model, _, curve, config = trained
+    stale = tmp_path / "adapter" / "reader_decoding.json"  # a bias tuned for an earlier adapter in this folder
+    stale.parent.mkdir()
+    stale.write_text('{"abstain_bias": 2.0, "token_id": 57}')
     out = save_reader(model, curve, tmp_path / "adapter", config)
+    assert not stale.exists(), "a new adapter must not inherit the old one's abstention bias"
     saved = json.loads((out / "adapter_config.json").read_text())
     assert (saved["r"], saved["lora_alpha"], saved["lora_dropout"], saved["task_type"]) == (8, 32, 0.1, "CAUSAL_LM")
     assert sorted(saved["target_modules"]) == ["q_proj", "v_proj"]

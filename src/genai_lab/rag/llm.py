@@ -20,6 +20,11 @@ passages, cites them and abstains. ``reader="base"`` gives the plain SmolLM2, fo
 (``PeftModel.from_pretrained``) and merged into the weights; a vLLM server serves it as a LoRA module
 (``--enable-lora --lora-modules reader=PATH``) and the chat model asks for the model named ``reader``.
 The returned chat model says which it got in ``.reader`` (``"reader"`` or ``"base"``).
+
+**When to abstain.** An adapter folder may hold the abstention bias tuned for it on the dev split
+(``reader_decoding.json``, :mod:`genai_lab.reader.calibrate`). Both backends apply it the same way:
+``sequence_bias`` on the generation config in process, ``logit_bias`` in the request to vLLM. The base
+model gets none.
 """
 
 from __future__ import annotations
@@ -128,6 +133,9 @@ def _openai_chat(base_url: str, model: str, max_new_tokens: int) -> BaseChatMode
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
+    from genai_lab.reader.calibrate import logit_bias
+    from genai_lab.reader.train import adapter_dir
+
     settings: dict[str, Any] = {  # field names as ChatOpenAI documents them (some are aliases)
         "model": model,
         "base_url": openai_base_url(base_url),
@@ -137,6 +145,11 @@ def _openai_chat(base_url: str, model: str, max_new_tokens: int) -> BaseChatMode
         "timeout": 120,
         "max_retries": 1,
     }
+    # The served LoRA module `reader` is the course's adapter: its tuned abstention bias, in the request
+    # body (ChatOpenAI's own logit_bias field takes whole numbers only; vLLM takes floats).
+    bias = logit_bias(adapter_dir()) if model == READER_MODEL else {}
+    if bias:
+        settings["extra_body"] = {"logit_bias": bias}
     chat = ChatOpenAI(**settings)
     object.__setattr__(chat, "backend", "vllm")
     object.__setattr__(chat, "reader", "reader" if model == READER_MODEL else "base")
@@ -162,6 +175,10 @@ def _transformers_chat(max_new_tokens: int, adapter: Path | None = None) -> Base
     gen.do_sample, gen.temperature, gen.top_p, gen.top_k = False, None, None, None
     gen.max_new_tokens, gen.max_length = max_new_tokens, None
     gen.pad_token_id = tokenizer.eos_token_id
+    if adapter is not None:  # the abstention bias tuned for this adapter, if any (module docstring)
+        from genai_lab.reader.calibrate import bias_kwargs, load_bias
+
+        gen.sequence_bias = bias_kwargs(tokenizer, load_bias(adapter)).get("sequence_bias")
     tokenizer.clean_up_tokenization_spaces = False  # a BPE tokenizer: keep spaces as generated
     pipe = pipeline("text-generation", model=model, tokenizer=tokenizer, return_full_text=False)
     path = str(prepare_smollm2())

@@ -4,6 +4,10 @@ file, or train one.
     python -m genai_lab.reader eval --squad FILE [--limit N] [--split test] [--base | --adapter PATH]
     python -m genai_lab.reader train [--out DIR] [--steps N] [--seconds S] [--squad-limit N]
     python -m genai_lab.reader train --out DIR --target-modules all-linear   # the ablation
+    python -m genai_lab.reader calibrate --squad FILE [--adapter PATH] [--limit N]
+
+``calibrate`` tunes the adapter's abstention bias on the dev split of the SQuAD file
+(:mod:`genai_lab.reader.calibrate`), writes it beside the adapter, and prints the sweep.
 
 ``eval`` prints exactly one JSON object: ``em``, ``f1``, ``hasans_f1``, ``noans_accuracy``, ``n``. With
 neither ``--base`` nor ``--adapter`` it evaluates the course's trained adapter (``data/reader/adapter``).
@@ -36,6 +40,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--base", action="store_true", help="the base SmolLM2, without an adapter")
     which.add_argument("--adapter", type=Path, default=None, help="a peft adapter folder (save_pretrained)")
+    parser.add_argument("--abstain-bias", type=float, default=None,
+                        help="added to the logit of 'I' (of \"I don't know\"); default: the adapter's tuned value, "
+                             "0 for --base")
     return parser
 
 
@@ -54,8 +61,17 @@ def run_eval(args: argparse.Namespace, reader: Reader | None = None) -> dict[str
     if reader is None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         model, tokenizer = load_reader(args.adapter, base=args.base)
-        reader = GreedyReader(model, tokenizer, args.max_new_tokens, args.batch_size)
+        bias = args.abstain_bias if args.abstain_bias is not None else default_bias(args)
+        reader = GreedyReader(model, tokenizer, args.max_new_tokens, args.batch_size, abstain_bias=bias)
     return evaluate_squad(questions, reader)
+
+
+def default_bias(args: argparse.Namespace) -> float:
+    """The abstention bias saved beside the adapter the options name (0 for ``--base``)."""
+    from genai_lab.reader.calibrate import load_bias
+    from genai_lab.reader.train import adapter_dir
+
+    return 0.0 if args.base else load_bias(args.adapter if args.adapter is not None else adapter_dir())
 
 
 def eval_main(argv: Sequence[str] | None = None, reader: Reader | None = None) -> int:
@@ -107,9 +123,44 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def calibrate_main(argv: Sequence[str] | None = None) -> int:
+    """Tune the abstention bias of an adapter on the dev split, save it beside the adapter, print the sweep."""
+    from genai_lab.reader import squad
+    from genai_lab.reader.calibrate import abstention_token_id, choose_bias, first_token_scores, save_bias, sweep
+    from genai_lab.reader.evaluate import GreedyReader, load_reader
+    from genai_lab.reader.train import adapter_dir
+
+    parser = argparse.ArgumentParser(prog="python -m genai_lab.reader calibrate")
+    parser.add_argument("--squad", required=True, type=Path, help="SQuAD 2.0 file (its dev-split articles are used)")
+    parser.add_argument("--adapter", type=Path, default=None, help="adapter folder (default data/reader/adapter)")
+    parser.add_argument("--limit", type=int, default=None, help="tune on N dev questions drawn with a fixed seed")
+    parser.add_argument("--dry-run", action="store_true", help="print the sweep, write nothing")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    folder = args.adapter if args.adapter is not None else adapter_dir()
+    try:
+        dev = squad.select_split(squad.load_squad(args.squad), "dev", squad.load_split())
+        questions = squad.sample(dev, args.limit)
+        if not questions:
+            raise ValueError(f"{args.squad} holds no article of the dev split (data/reader/squad2_split.json).")
+        model, tokenizer = load_reader(folder)
+        scores = first_token_scores(GreedyReader(model, tokenizer), [squad.to_example(q) for q in questions])
+        rows = sweep(questions, scores)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    bias = choose_bias(rows)
+    if not args.dry_run:
+        about = {"tuned_on": f"SQuAD 2.0 dev split, {len(questions)} questions",
+                 "criterion": "balanced: mean of hasans_f1 and noans_accuracy"}
+        save_bias(folder, bias, abstention_token_id(tokenizer), about)
+    print(json.dumps({"abstain_bias": bias, "written": not args.dry_run, "sweep": rows}))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"eval": eval_main, "train": train_main}
+    commands = {"eval": eval_main, "train": train_main, "calibrate": calibrate_main}
     if not argv or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
         return 2

@@ -34,19 +34,32 @@ SQUAD_KEYS = ("em", "f1", "hasans_f1", "noans_accuracy", "n")
 
 class GreedyReader:
     """Greedy answers of a causal LM (base or with a ``peft`` adapter) to the chain's prompt, in
-    batches sorted by length and left-padded (:func:`genai_lab.serving.engine.baselines.left_pad_batch`)."""
+    batches sorted by length and left-padded (:func:`genai_lab.serving.engine.baselines.left_pad_batch`).
+
+    ``abstain_bias`` is added to the logit of the abstention's first token (``"I"`` of "I don't know")
+    through transformers' ``sequence_bias``: positive abstains more, negative less (see
+    :mod:`genai_lab.reader.calibrate`, which tunes it on the dev split). 0 is plain greedy decoding."""
 
     def __init__(
         self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int = 32,
-        batch_size: int = 8, progress: bool = False,
+        batch_size: int = 8, progress: bool = False, abstain_bias: float = 0.0,
     ) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.max_new_tokens, self.batch_size, self.progress = max_new_tokens, batch_size, progress
+        self.abstain_bias = abstain_bias
 
     def __call__(self, examples: Sequence[ReaderExample]) -> list[str]:
+        return self.read(examples, self.abstain_bias)[0]
+
+    def read(
+        self, examples: Sequence[ReaderExample], abstain_bias: float, first_logits: bool = False
+    ) -> tuple[list[str], list[Any]]:
+        """The answers with ``abstain_bias``, and (``first_logits``) each answer's raw logits at its
+        first generated token (before the bias), one float tensor per example; else an empty list."""
         import torch
         from tqdm.auto import tqdm
 
+        from genai_lab.reader.calibrate import bias_kwargs
         from genai_lab.reader.data import end_of_turn_id
         from genai_lab.serving.engine.baselines import left_pad_batch
 
@@ -57,6 +70,7 @@ class GreedyReader:
                for e in examples]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         answers = [""] * len(ids)
+        logits: list[Any] = [None] * len(ids) if first_logits else []
         generate: Any = self.model.generate  # GenerationMixin's; PreTrainedModel's type does not declare it
         self.model.eval()
         starts = range(0, len(order), self.batch_size)
@@ -67,11 +81,15 @@ class GreedyReader:
                 out = generate(
                     input_ids=input_ids.to(self.model.device), attention_mask=mask.to(self.model.device),
                     max_new_tokens=self.max_new_tokens, do_sample=False, temperature=None, top_p=None, top_k=None,
-                    eos_token_id=eot, pad_token_id=int(pad),
+                    eos_token_id=eot, pad_token_id=int(pad), return_dict_in_generate=True, output_logits=first_logits,
+                    **bias_kwargs(tok, abstain_bias),
                 )
                 for row, i in enumerate(chunk):
-                    answers[i] = str(tok.decode(out[row, input_ids.shape[1] :], skip_special_tokens=True)).strip()
-        return answers
+                    new_tokens = out.sequences[row, input_ids.shape[1] :]
+                    answers[i] = str(tok.decode(new_tokens, skip_special_tokens=True)).strip()
+                    if first_logits:
+                        logits[i] = out.logits[0][row].float().cpu()
+        return answers, logits
 
 
 def squad_report(questions: Sequence[SquadQuestion], answers: Sequence[str]) -> dict[str, float | int]:

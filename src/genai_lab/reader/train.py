@@ -283,7 +283,10 @@ def tidy_adapter_folder(out: Path) -> None:
 def save_reader(model: Any, curve: TrainingCurve, out: Path, config: ReaderTrainConfig) -> Path:
     """``save_pretrained`` the adapter into ``out`` (made portable by :func:`tidy_adapter_folder`), with
     the training curve and the config beside it."""
+    from genai_lab.reader.calibrate import DECODING_FILE
+
     out.mkdir(parents=True, exist_ok=True)
+    (out / DECODING_FILE).unlink(missing_ok=True)  # an abstention bias tuned for the previous adapter is stale
     model.save_pretrained(out)
     tidy_adapter_folder(out)
     curve.save(out / CURVE_FILE)
