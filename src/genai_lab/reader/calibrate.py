@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DECODING_FILE = "reader_decoding.json"
 GRID = tuple(x / 4 for x in range(-16, 17))  # -4.0 to 4.0 in steps of 0.25
+CRITERION = "balanced (mean of hasans_f1 and noans_accuracy) among biases with hasans_f1 >= 0.40 on dev"
 MIN_HASANS_F1 = 0.40  # the answerable F1 the chosen bias must keep on dev, where some bias does (choose_bias)
 BAN = -100.0  # the bias that bans the abstention (the OpenAI API's lower bound)
 
@@ -148,24 +149,31 @@ def save_bias(folder: Path, bias: float, token_id: int, about: dict[str, Any]) -
 def logit_bias(folder: Path | None) -> dict[str, float]:
     """The OpenAI API's ``logit_bias`` (token id as a string: bias) for the adapter in ``folder``; empty
     when it has no tuned bias."""
-    bias = load_bias(folder)
-    if bias == 0.0 or folder is None:
+    record = _read(folder)
+    if record is None or record["abstain_bias"] == 0.0:
         return {}
-    record = json.loads((Path(folder) / DECODING_FILE).read_text(encoding="utf-8"))
     if not isinstance(record.get("token_id"), int):
-        raise ValueError(f"{Path(folder) / DECODING_FILE} lacks the integer 'token_id' the bias applies to; "
+        raise ValueError(f"{Path(folder or '') / DECODING_FILE} lacks the integer 'token_id' the bias applies to; "
                          "tune it again with `python -m genai_lab.reader calibrate`.")
-    return {str(record["token_id"]): bias}
+    return {str(record["token_id"]): record["abstain_bias"]}
 
 
 def load_bias(folder: Path | None) -> float:
     """The abstention bias saved beside an adapter; 0.0 (plain greedy) when there is no adapter or no
     :data:`DECODING_FILE`. A file that does not hold a number is an error that names the fix."""
+    record = _read(folder)
+    return 0.0 if record is None else float(record["abstain_bias"])
+
+
+def _read(folder: Path | None) -> dict[str, Any] | None:
+    """The :data:`DECODING_FILE` of ``folder`` with ``abstain_bias`` checked to be a finite float; None
+    when there is no folder or no file."""
     if folder is None or not (Path(folder) / DECODING_FILE).is_file():
-        return 0.0
+        return None
     path = Path(folder) / DECODING_FILE
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))["abstain_bias"]
+        record = json.loads(path.read_text(encoding="utf-8"))
+        value = record["abstain_bias"]
         bias = float(value)
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(
@@ -174,4 +182,4 @@ def load_bias(folder: Path | None) -> float:
         ) from err
     if not math.isfinite(bias):
         raise ValueError(f"{path}: abstain_bias must be a finite number, got {value!r}.")
-    return bias
+    return {**record, "abstain_bias": bias}

@@ -126,7 +126,14 @@ def train_main(argv: Sequence[str] | None = None) -> int:
 def calibrate_main(argv: Sequence[str] | None = None) -> int:
     """Tune the abstention bias of an adapter on the dev split, save it beside the adapter, print the sweep."""
     from genai_lab.reader import squad
-    from genai_lab.reader.calibrate import abstention_token_id, choose_bias, first_token_scores, save_bias, sweep
+    from genai_lab.reader.calibrate import (
+        CRITERION,
+        abstention_token_id,
+        choose_bias,
+        first_token_scores,
+        save_bias,
+        sweep,
+    )
     from genai_lab.reader.evaluate import GreedyReader, load_reader
     from genai_lab.reader.train import adapter_dir
 
@@ -151,8 +158,7 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
         return 2
     bias = choose_bias(rows)
     if not args.dry_run:
-        about = {"tuned_on": f"SQuAD 2.0 dev split, {len(questions)} questions",
-                 "criterion": "balanced: mean of hasans_f1 and noans_accuracy"}
+        about = {"tuned_on": f"SQuAD 2.0 dev split, {len(questions)} questions", "criterion": CRITERION}
         save_bias(folder, bias, abstention_token_id(tokenizer), about)
     print(json.dumps({"abstain_bias": bias, "written": not args.dry_run, "sweep": rows}))
     return 0

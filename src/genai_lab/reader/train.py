@@ -56,8 +56,7 @@ def seed_lora_config(target_modules: str | list[str] | None = None) -> LoraConfi
     what the seed's choice costs or buys; the seed's settings are otherwise unchanged."""
     from peft import LoraConfig
 
-    if target_modules is None:
-        return LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1)
+    # target_modules=None is LoraConfig's own default: the seed's configuration, exactly as written.
     return LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=32, lora_dropout=0.1, target_modules=target_modules)
 
 
